@@ -43,3 +43,14 @@ TINY_SYNTHETIC = {
 @pytest.fixture
 def tiny_synthetic_config() -> dict:
     return {"scenarios": ["synthetic"], "synthetic": yaml.safe_load(yaml.safe_dump(TINY_SYNTHETIC))}
+
+
+def tiny_config() -> dict:
+    """The default workflow (every default scenario) shrunk to run in well under a minute.
+
+    Cluster, report and resume tests use this; it grows as scenarios land.
+    """
+    return {
+        "scenarios": ["synthetic"],
+        "synthetic": yaml.safe_load(yaml.safe_dump(TINY_SYNTHETIC)),
+    }
