@@ -21,6 +21,8 @@ report: "report/workflow.rst"
 
 include: "rules/common.smk"
 include: "rules/synthetic.smk"
+include: "rules/distributions.smk"
+include: "rules/transfer.smk"
 
 
 rule all:

@@ -23,12 +23,12 @@ rule train_mlp:
     input:
         data="results/synthetic/data/rbf.safetensors",
     output:
-        model="results/synthetic/models/{model}.safetensors",
-        meta="results/synthetic/models/{model}.json",
+        model="results/synthetic/models/{mlp}.safetensors",
+        meta="results/synthetic/models/{mlp}.json",
     log:
-        "logs/synthetic/train_mlp/{model}.log",
+        "logs/synthetic/train_mlp/{mlp}.log",
     benchmark:
-        "benchmarks/runs/synthetic/train_mlp/{model}.tsv"
+        "benchmarks/runs/synthetic/train_mlp/{mlp}.tsv"
     conda:
         "../envs/advtransfer.yaml"
     threads: 1

@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
@@ -45,12 +47,26 @@ def tiny_synthetic_config() -> dict:
     return {"scenarios": ["synthetic"], "synthetic": yaml.safe_load(yaml.safe_dump(TINY_SYNTHETIC))}
 
 
+TINY_DISTRIBUTIONS = {
+    "dataset": "digits",
+    "groups": {"vehicles": ["one", "four"], "animals": ["zero", "three"]},
+    "target_group": "vehicles",
+    "source_seeds": [0],
+    "train": {"arch": "digits_cnn", "epochs": 2, "batch_size": 64, "optimizer": "adam", "lr": 0.003},
+    "attack": {"eps": 0.1, "steps": 3, "n_images": 40, "seed": 0, "batch_size": 64},
+    "jacobian_points": 12,
+    "probe": {"C": 1.0, "kshot": {"k": 3, "draws": 2, "seed": 0}},
+    "correlation": {"n_boot": 50, "seed": 0},
+}
+
+
 def tiny_config() -> dict:
     """The default workflow (every default scenario) shrunk to run in well under a minute.
 
     Cluster, report and resume tests use this; it grows as scenarios land.
     """
     return {
-        "scenarios": ["synthetic"],
+        "scenarios": ["synthetic", "distributions"],
         "synthetic": yaml.safe_load(yaml.safe_dump(TINY_SYNTHETIC)),
+        "distributions": yaml.safe_load(yaml.safe_dump(TINY_DISTRIBUTIONS)),
     }

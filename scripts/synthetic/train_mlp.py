@@ -18,7 +18,7 @@ model, curve = synthetic.train_mlp(
     data["x"], data["y"], cfg["hidden"], steps=cfg["steps"], lr=cfg["lr"], seed=cfg["seed"],
     progress=True,
 )
-log.info("trained %s: in-sample MSE %.5g (start %.5g)", smk.wildcards.model, curve[-1], curve[0])
+log.info("trained %s: in-sample MSE %.5g (start %.5g)", smk.wildcards.mlp, curve[-1], curve[0])
 io.save_tensors(smk.output.model, model.state_dict())
 io.write_json(
     smk.output.meta,

@@ -1,0 +1,26 @@
+# Knowledge transfer among data distributions (paper §4.2, App. G.2; SPEC §5.2).
+# Data construction lives here; training, attacks and measures are the shared image
+# stages of rules/transfer.smk.
+
+
+rule build_distribution_datasets:
+    output:
+        data=expand(
+            "results/distributions/data/{dataset}.safetensors",
+            dataset=distribution_datasets(),
+        ),
+    log:
+        "logs/distributions/build_distribution_datasets.log",
+    benchmark:
+        "benchmarks/runs/distributions/build_distribution_datasets.tsv"
+    conda:
+        "../envs/advtransfer.yaml"
+    threads: 1
+    resources:
+        # paper scale holds CIFAR-10 and STL-10 in memory at once
+        mem_mb=8000,
+        runtime=30,
+    params:
+        cfg=config["distributions"],
+    script:
+        "../scripts/distributions/build_datasets.py"

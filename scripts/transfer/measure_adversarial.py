@@ -1,0 +1,33 @@
+"""Adversarial transferability from one source to the reference (one TSV row)."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(snakemake.scriptdir).parents[1] / "src"))  # noqa: F821
+
+import pandas as pd  # noqa: E402
+import torch  # noqa: E402
+
+from advtransfer import architectures, imagesets, io, training, transfer  # noqa: E402
+
+smk = snakemake  # noqa: F821
+log = io.setup_logging(smk.log[0])
+torch.set_num_threads(smk.threads)
+device = training.pick_device("auto")
+source, _ = architectures.load_model(smk.input.source)
+reference, _ = architectures.load_model(smk.input.reference)
+adv_s, adv_r = io.load_tensors(smk.input.adv_source), io.load_tensors(smk.input.adv_reference)
+if not torch.equal(adv_s["index"], adv_r["index"]):
+    raise ValueError(
+        f"{smk.input.adv_source} and {smk.input.adv_reference} attack different images; "
+        "delete both and re-run so they share the attack settings"
+    )
+x, y = imagesets.load_split(smk.input.data, "test")
+x, y = x[adv_s["index"]], y[adv_s["index"]]
+row = transfer.adversarial_measures(
+    source.to(device), reference.to(device), x.to(device), y.to(device),
+    adv_s["x_adv"].to(device), adv_r["x_adv"].to(device),
+    jacobian_points=smk.params.jacobian_points, batch_size=smk.params.attack["batch_size"],
+)
+log.info("%s -> reference: %s", smk.wildcards.model, row)
+io.write_tsv(smk.output.row, pd.DataFrame([{"model": smk.wildcards.model, **row}]))

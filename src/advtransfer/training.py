@@ -1,0 +1,297 @@
+"""Supervised training of source and reference classifiers (SPEC §5.2, §4).
+
+:func:`train_classifier` runs mini-batch training with cross-entropy, evaluates the
+validation split after every epoch and restores the weights of the best validation
+epoch (model selection on validation data, never on test data). Shuffling and
+augmentation draw from a ``torch.Generator`` seeded from ``seed``, and
+``torch.manual_seed(seed)`` seeds everything else (e.g. dropout), so on a CPU two runs
+with the same seed and the same initial weights give identical weights.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import sys
+from typing import Any, Literal
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm import tqdm
+
+__all__ = ["OPTIMIZERS", "AUGMENTATIONS", "pick_device", "evaluate", "train_classifier"]
+
+logger = logging.getLogger(__name__)
+
+OPTIMIZERS: tuple[str, ...] = ("sgd", "adam", "adadelta")
+AUGMENTATIONS: tuple[str, ...] = ("flip_crop",)
+_SCHEDULES = ("cosine", "none")
+
+ArrayLike = np.ndarray | torch.Tensor
+
+
+def pick_device(prefer: str = "auto") -> torch.device:
+    """Choose the device to compute on.
+
+    Args:
+        prefer: ``"auto"`` (CUDA if available, else CPU), ``"cpu"``, or ``"cuda"`` /
+            ``"cuda:<i>"``.
+
+    Returns:
+        the torch device.
+
+    Raises:
+        ValueError: an unknown name, or CUDA requested but not available.
+    """
+    if prefer == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if prefer == "cpu":
+        return torch.device("cpu")
+    if prefer == "cuda" or prefer.startswith("cuda:"):
+        if not torch.cuda.is_available():
+            raise ValueError(f"device {prefer!r} requested but CUDA is not available")
+        return torch.device(prefer)
+    raise ValueError(f"unknown device {prefer!r}; use 'auto', 'cpu', 'cuda' or 'cuda:<i>'")
+
+
+def _as_tensors(data: tuple[ArrayLike, ArrayLike], name: str) -> tuple[torch.Tensor, torch.Tensor]:
+    if not isinstance(data, (tuple, list)) or len(data) != 2:
+        raise ValueError(f"{name} must be a pair (x, y)")
+    x = torch.as_tensor(data[0]).to(torch.float32)
+    y = torch.as_tensor(data[1]).to(torch.int64)
+    if x.dim() < 2 or y.dim() != 1 or x.shape[0] != y.shape[0]:
+        raise ValueError(
+            f"{name}: need x of shape (N, ...) and y of shape (N,), got "
+            f"{tuple(x.shape)} and {tuple(y.shape)}"
+        )
+    if x.shape[0] == 0:
+        raise ValueError(f"{name} is empty")
+    return x, y
+
+
+def _model_device(model: nn.Module) -> torch.device:
+    for p in model.parameters():
+        return p.device
+    return torch.device("cpu")
+
+
+@torch.no_grad()
+def evaluate(
+    model: nn.Module,
+    x: ArrayLike,
+    y: ArrayLike,
+    batch_size: int = 512,
+    device: str | torch.device | None = None,
+) -> dict[str, float]:
+    """Accuracy and mean cross-entropy of ``model`` on ``(x, y)``, in eval mode.
+
+    The model's train/eval mode is restored afterwards.
+
+    Args:
+        model: classifier returning logits (N, num_classes).
+        x: inputs (N, C, H, W) in [0, 1].
+        y: integer labels (N,).
+        batch_size: samples per forward pass.
+        device: where to compute; default the model's device.
+
+    Returns:
+        ``{"accuracy": float in [0, 1], "loss": float, "n": int}``.
+
+    Raises:
+        ValueError: empty or mismatched inputs, batch_size < 1.
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    xt, yt = _as_tensors((x, y), "evaluation data")
+    dev = torch.device(device) if device is not None else _model_device(model)
+    was_training = model.training
+    model.eval()
+    total_loss, correct = 0.0, 0
+    try:
+        for start in range(0, len(yt), batch_size):
+            xb = xt[start : start + batch_size].to(dev)
+            yb = yt[start : start + batch_size].to(dev)
+            logits = model(xb)
+            total_loss += float(F.cross_entropy(logits, yb, reduction="sum"))
+            correct += int((logits.argmax(dim=1) == yb).sum())
+    finally:
+        model.train(was_training)
+    n = len(yt)
+    return {"accuracy": correct / n, "loss": total_loss / n, "n": n}
+
+
+def _flip_crop(xb: torch.Tensor, generator: torch.Generator, pad: int = 4) -> torch.Tensor:
+    """Random crop of the original size from a zero-padded image plus horizontal flip.
+
+    Random numbers come from ``generator`` (CPU), so results do not depend on device.
+    """
+    n, _, h, w = xb.shape
+    offsets = torch.randint(0, 2 * pad + 1, (n, 2), generator=generator)
+    flips = torch.rand(n, generator=generator) < 0.5
+    padded = F.pad(xb, (pad, pad, pad, pad))
+    rows = (offsets[:, 0:1] + torch.arange(h)).to(xb.device)  # (n, h)
+    cols = (offsets[:, 1:2] + torch.arange(w)).to(xb.device)  # (n, w)
+    idx = torch.arange(n, device=xb.device)[:, None, None]
+    out = padded.permute(0, 2, 3, 1)[idx, rows[:, :, None], cols[:, None, :]]  # (n, h, w, c)
+    out = out.permute(0, 3, 1, 2)
+    flips = flips.to(xb.device)
+    return torch.where(flips[:, None, None, None], out.flip(-1), out).contiguous()
+
+
+def _make_optimizer(
+    model: nn.Module, name: str, lr: float, momentum: float, weight_decay: float
+) -> torch.optim.Optimizer:
+    params = [p for p in model.parameters() if p.requires_grad]
+    if not params:
+        raise ValueError("model has no trainable parameters")
+    if name == "sgd":
+        return torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
+    if name == "adam":
+        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+    return torch.optim.Adadelta(params, lr=lr, weight_decay=weight_decay)
+
+
+def train_classifier(
+    model: nn.Module,
+    train: tuple[ArrayLike, ArrayLike],
+    val: tuple[ArrayLike, ArrayLike],
+    *,
+    epochs: int,
+    batch_size: int,
+    optimizer: Literal["sgd", "adam", "adadelta"],
+    lr: float,
+    momentum: float = 0.9,
+    weight_decay: float = 0.0,
+    seed: int,
+    device: str | torch.device = "cpu",
+    augment: Literal["flip_crop"] | None = None,
+    lr_schedule: Literal["cosine", "none"] = "cosine",
+    progress: bool = True,
+) -> tuple[nn.Module, dict[str, Any]]:
+    """Train ``model`` with cross-entropy, keeping the best-validation-accuracy weights.
+
+    Each epoch visits the training set once in an order drawn from a generator seeded
+    with ``seed`` (a final batch of a single sample is dropped, since BatchNorm cannot
+    normalise one sample). After each epoch the validation accuracy is measured in eval
+    mode; the weights of the first epoch reaching the best accuracy are restored at the
+    end. ``lr_schedule="cosine"`` anneals the learning rate per epoch from ``lr`` to 0
+    (``CosineAnnealingLR`` with ``T_max = epochs``).
+
+    Args:
+        model: the classifier (logits out); modified in place and returned.
+        train: ``(x, y)`` training images (N, C, H, W) in [0, 1] and labels (N,).
+        val: ``(x, y)`` validation data used for model selection.
+        epochs: number of passes over ``train`` (>= 1).
+        batch_size: mini-batch size (>= 1).
+        optimizer: ``"sgd"`` (with ``momentum``), ``"adam"`` or ``"adadelta"``.
+        lr: learning rate (> 0).
+        momentum: SGD momentum in [0, 1).
+        weight_decay: L2 penalty (>= 0), passed to the optimizer.
+        seed: seeds shuffling, augmentation and ``torch.manual_seed``.
+        device: where to train (see :func:`pick_device`).
+        augment: None, or ``"flip_crop"``: random crop of the image size from the
+            image zero-padded by 4 pixels, plus a random horizontal flip (the standard
+            CIFAR augmentation; intended for 32x32 images).
+        lr_schedule: ``"cosine"`` or ``"none"``.
+        progress: show a tqdm bar over epochs on stderr.
+
+    Returns:
+        ``(model, history)``: the model in eval mode with the best weights, and
+        ``history`` with per-epoch lists ``train_loss``, ``val_accuracy``, ``val_loss``,
+        ``lr``, plus ``best_epoch`` (0-based index into those lists) and
+        ``best_val_accuracy``.
+
+    Raises:
+        ValueError: bad hyper-parameters or data.
+        FloatingPointError: the training loss became NaN or infinite.
+    """
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+        raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    if optimizer not in OPTIMIZERS:
+        raise ValueError(f"unknown optimizer {optimizer!r}; choose one of {', '.join(OPTIMIZERS)}")
+    if not (math.isfinite(lr) and lr > 0):
+        raise ValueError(f"lr must be a positive number, got {lr!r}")
+    if not 0 <= momentum < 1:
+        raise ValueError(f"momentum must lie in [0, 1), got {momentum!r}")
+    if not (math.isfinite(weight_decay) and weight_decay >= 0):
+        raise ValueError(f"weight_decay must be >= 0, got {weight_decay!r}")
+    if augment is not None and augment not in AUGMENTATIONS:
+        raise ValueError(
+            f"unknown augmentation {augment!r}; choose None or one of {', '.join(AUGMENTATIONS)}"
+        )
+    if lr_schedule not in _SCHEDULES:
+        raise ValueError(f"unknown lr_schedule {lr_schedule!r}; choose 'cosine' or 'none'")
+    x_tr, y_tr = _as_tensors(train, "train")
+    x_va, y_va = _as_tensors(val, "val")
+    if augment == "flip_crop" and x_tr.dim() != 4:
+        raise ValueError("augment='flip_crop' needs images of shape (N, C, H, W)")
+
+    dev = torch.device(device)
+    torch.manual_seed(seed)
+    generator = torch.Generator().manual_seed(seed)
+    model.to(dev)
+    x_tr, y_tr = x_tr.to(dev), y_tr.to(dev)  # a no-op on CPU; one copy instead of per batch
+    opt = _make_optimizer(model, optimizer, lr, momentum, weight_decay)
+    scheduler = (
+        torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)
+        if lr_schedule == "cosine"
+        else None
+    )
+    n = len(y_tr)
+    history: dict[str, Any] = {"train_loss": [], "val_accuracy": [], "val_loss": [], "lr": []}
+    best_acc, best_epoch = -1.0, -1
+    best_state: dict[str, torch.Tensor] | None = None
+
+    bar = tqdm(range(epochs), desc="train", unit="epoch", file=sys.stderr, disable=not progress)
+    for epoch in bar:
+        model.train()
+        perm = torch.randperm(n, generator=generator)
+        stops = list(range(0, n, batch_size))
+        if n - stops[-1] == 1 and len(stops) > 1:
+            stops.pop()  # a lone last sample breaks BatchNorm in train mode
+        loss_sum, seen = 0.0, 0
+        current_lr = opt.param_groups[0]["lr"]
+        for start in stops:
+            idx = perm[start : start + batch_size].to(dev)
+            xb, yb = x_tr[idx], y_tr[idx]
+            if augment == "flip_crop":
+                xb = _flip_crop(xb, generator)
+            opt.zero_grad(set_to_none=True)
+            loss = F.cross_entropy(model(xb), yb)
+            if not torch.isfinite(loss):
+                raise FloatingPointError(
+                    f"training loss became {float(loss.detach())} in epoch {epoch + 1}; "
+                    "lower the learning rate"
+                )
+            loss.backward()
+            opt.step()
+            loss_sum += float(loss.detach()) * len(idx)
+            seen += len(idx)
+        if scheduler is not None:
+            scheduler.step()
+        metrics = evaluate(model, x_va, y_va, batch_size=max(batch_size, 256), device=dev)
+        history["train_loss"].append(loss_sum / seen)
+        history["val_accuracy"].append(metrics["accuracy"])
+        history["val_loss"].append(metrics["loss"])
+        history["lr"].append(current_lr)
+        if metrics["accuracy"] > best_acc:
+            best_acc, best_epoch = metrics["accuracy"], epoch
+            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        bar.set_postfix(loss=f"{loss_sum / seen:.4f}", val_acc=f"{metrics['accuracy']:.4f}")
+        logger.info(
+            "epoch %d/%d: train loss %.4f, val accuracy %.4f, val loss %.4f, lr %.3g",
+            epoch + 1, epochs, loss_sum / seen, metrics["accuracy"], metrics["loss"], current_lr,
+        )  # fmt: skip
+    bar.close()
+
+    assert best_state is not None
+    model.load_state_dict(best_state)
+    model.eval()
+    history["best_epoch"] = best_epoch
+    history["best_val_accuracy"] = best_acc
+    logger.info("restored weights of epoch %d (val accuracy %.4f)", best_epoch + 1, best_acc)
+    return model, history
