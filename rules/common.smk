@@ -1,114 +1,80 @@
 # Workflow-side Python: config validation, experiment tables, input functions.
+# Scenario-specific tables live at the top of each rules/<scenario>.smk and register
+# themselves here (`<scenario>_outputs()` for rule all, IMAGE_SOURCE_TABLES for the
+# shared image stages of rules/transfer.smk).
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
 from advtransfer.config import load_schema, validate_config  # noqa: E402
-from advtransfer.distributions import (  # noqa: E402
-    source_dataset_name,
-    source_percentages,
-)
 
 validate_config(
     config, load_schema(Path(workflow.basedir) / "schemas/config.schema.yaml")
 )
 
-SYNTHETIC_MODELS = ["target", "independent"]
-SYNTHETIC_SETS = ["derived", "independent"]
-#: Scenarios built from the shared image stages of rules/transfer.smk.
-IMAGE_SCENARIOS = ["distributions"]
+#: Scenarios that use the shared image stages of rules/transfer.smk.
+IMAGE_SCENARIOS = ["distributions", "attributes"]
+#: {scenario: function() -> {model: {"dataset", "seed", "label"}}}, filled by rules/<scenario>.smk.
+IMAGE_SOURCE_TABLES = {}
 REFERENCE = "reference"
 
 
 wildcard_constraints:
-    mlp="|".join(SYNTHETIC_MODELS),
-    set="|".join(SYNTHETIC_SETS),
     scenario="|".join(IMAGE_SCENARIOS),
     model="[A-Za-z0-9_]+",
     dataset="[A-Za-z0-9_]+",
-
-
-# ---------------------------------------------------------------- experiment tables
-
-
-def distribution_sources():
-    """Source models of the distributions scenario: {model: (dataset, seed)}."""
-    cfg = config["distributions"]
-    group = cfg["groups"][cfg["target_group"]]
-    table = {}
-    for percent in source_percentages(len(group)):
-        for seed in cfg["source_seeds"]:
-            dataset = source_dataset_name(percent)
-            table[f"{dataset}_s{seed}"] = (dataset, seed)
-    return table
-
-
-def distribution_datasets():
-    """Data sets built for the distributions scenario (sources, then the target)."""
-    cfg = config["distributions"]
-    group = cfg["groups"][cfg["target_group"]]
-    names = [source_dataset_name(p) for p in source_percentages(len(group))]
-    return names + ["target"]
-
-
-def image_sources(scenario):
-    """Source models of an image scenario: {model: (dataset, seed)}."""
-    if scenario == "distributions":
-        return distribution_sources()
-    raise ValueError(f"unknown image scenario {scenario}")
-
-
-def image_model_table(scenario):
-    """Every model of an image scenario, reference included: {model: (dataset, seed)}."""
-    table = dict(image_sources(scenario))
-    table[REFERENCE] = ("target", config[scenario]["reference_seed"])
-    return table
 
 
 # ---------------------------------------------------------------- targets
 
 
 def get_final_outputs():
-    """Every product of the scenarios listed under `scenarios` in the config."""
+    """Every product of the scenarios listed under `scenarios` in the config.
+
+    Each scenario's rules file defines `<scenario>_outputs()`.
+    """
     outputs = []
-    if "synthetic" in config["scenarios"]:
-        outputs += [
-            "results/synthetic/sweep.tsv",
-            "results/synthetic/figure2.png",
-            "results/synthetic/figure2.svg",
-        ]
-    for scenario in IMAGE_SCENARIOS:
-        if scenario in config["scenarios"]:
-            outputs += expand(
-                "results/{scenario}/{name}",
-                scenario=scenario,
-                name=[
-                    "transfer.tsv",
-                    "correlation.tsv",
-                    "figure3.png",
-                    "figure3.svg",
-                    "scatter.png",
-                    "scatter.svg",
-                ],
-            )
+    for scenario in config["scenarios"]:
+        outputs += globals()[f"{scenario}_outputs"]()
     return outputs
 
 
-# ---------------------------------------------------------------- input functions
+def image_scenario_outputs(scenario):
+    """Summary tables and figures of an image scenario (rules/transfer.smk)."""
+    return expand(
+        "results/{scenario}/{name}",
+        scenario=scenario,
+        name=[
+            "transfer.tsv",
+            "correlation.tsv",
+            "figure3.png",
+            "figure3.svg",
+            "scatter.png",
+            "scatter.svg",
+        ],
+    )
 
 
-def get_synthetic_model_params(wildcards):
-    """Training settings of one synthetic MLP (target or independent source)."""
-    return config["synthetic"][wildcards.mlp]
+# ---------------------------------------------------------------- image scenarios
 
 
-def get_sweep_models(wildcards):
-    """The target, plus the independently trained start point for the second set."""
-    models = {"target": "results/synthetic/models/target.safetensors"}
-    if wildcards.set == "independent":
-        models["start"] = "results/synthetic/models/independent.safetensors"
-    return models
+def image_sources(scenario):
+    """Source models of an image scenario: {model: {"dataset", "seed", "label"}}."""
+    if scenario not in IMAGE_SOURCE_TABLES:
+        raise ValueError(f"scenario {scenario} registers no source table")
+    return IMAGE_SOURCE_TABLES[scenario]()
+
+
+def image_model_table(scenario):
+    """Every model of an image scenario, reference included."""
+    table = dict(image_sources(scenario))
+    table[REFERENCE] = {
+        "dataset": "target",
+        "seed": config[scenario]["reference_seed"],
+        "label": REFERENCE,
+    }
+    return table
 
 
 def get_training_data(wildcards):
@@ -119,18 +85,22 @@ def get_training_data(wildcards):
             f"unknown model {wildcards.model!r} in scenario {wildcards.scenario}; "
             f"known: {', '.join(table)}"
         )
-    dataset, _ = table[wildcards.model]
-    return f"results/{wildcards.scenario}/data/{dataset}.safetensors"
+    return f"results/{wildcards.scenario}/data/{table[wildcards.model]['dataset']}.safetensors"
 
 
 def get_training_seed(wildcards):
     """The seed of one model of an image scenario."""
-    return image_model_table(wildcards.scenario)[wildcards.model][1]
+    return image_model_table(wildcards.scenario)[wildcards.model]["seed"]
 
 
 def get_scenario_section(wildcards):
     """The config section of the wildcard's scenario."""
     return config[wildcards.scenario]
+
+
+def get_source_info(wildcards):
+    """Per-source description for the summary: {model: {dataset, seed, label}}."""
+    return image_sources(wildcards.scenario)
 
 
 def get_source_tables(wildcards):
@@ -150,14 +120,8 @@ def get_source_tables(wildcards):
     }
 
 
-def get_source_info(wildcards):
-    """Per-source description for the summary: {model: {dataset, seed, label}}."""
-    info = {}
-    cfg = config[wildcards.scenario]
-    for model, (dataset, seed) in image_sources(wildcards.scenario).items():
-        label = dataset
-        if wildcards.scenario == "distributions":
-            other = next(g for g in cfg["groups"] if g != cfg["target_group"])
-            label = f"{int(dataset[1:])} % {other}"
-        info[model] = {"dataset": dataset, "seed": seed, "label": label}
-    return info
+# ---------------------------------------------------------------- per-scenario tables
+
+
+include: "common/synthetic.smk"
+include: "common/distributions.smk"

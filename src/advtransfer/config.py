@@ -21,7 +21,20 @@ class ConfigError(ValueError):
 
 
 def load_schema(path: str | Path) -> dict:
-    return yaml.safe_load(Path(path).read_text())
+    """Load the top-level schema and merge in ``scenarios/<name>.schema.yaml`` beside it.
+
+    Each scenario file describes the config section of the same name; the list of valid
+    ``scenarios`` is the list of those names.
+    """
+    path = Path(path)
+    schema = yaml.safe_load(path.read_text())
+    names = []
+    for fragment in sorted((path.parent / "scenarios").glob("*.schema.yaml")):
+        name = fragment.name.removesuffix(".schema.yaml")
+        schema["properties"][name] = yaml.safe_load(fragment.read_text())
+        names.append(name)
+    schema["properties"]["scenarios"]["items"]["enum"] = names
+    return schema
 
 
 def _with_defaults(validator_class):
