@@ -19,6 +19,8 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy import stats as sps
 
+from .stats import _kendall_rows, _pearson_rows, _spearman_rows
+
 __all__ = ["AGREEMENT_MEASURES", "RANK_AGREEMENT_KEYS", "rank_agreement"]
 
 #: Measures reported by :func:`rank_agreement`, in order.
@@ -38,8 +40,6 @@ RANK_AGREEMENT_KEYS: tuple[str, ...] = (
 )
 
 _MIN_SOURCES = 3
-# Bootstrap replicates are processed in chunks of at most this many pair-matrix entries.
-_CHUNK_ENTRIES = 2_000_000
 
 
 def _check_nonnegative_int(value: Any, name: str) -> int:
@@ -61,41 +61,7 @@ def _as_vector(values: ArrayLike, name: str) -> np.ndarray:
 # ---- row-wise (vectorised over bootstrap replicates) coefficients --------------------
 
 
-def _pearson_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Pearson correlation of each row pair of two (B, m) arrays (NaN for constant rows)."""
-    a = a - a.mean(axis=1, keepdims=True)
-    b = b - b.mean(axis=1, keepdims=True)
-    num = np.einsum("ij,ij->i", a, b)
-    den = np.sqrt(np.einsum("ij,ij->i", a, a) * np.einsum("ij,ij->i", b, b))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out = num / den
-    return np.clip(out, -1.0, 1.0)
-
-
-def _spearman_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Spearman's rho per row: Pearson on average ranks (as ``scipy.stats.spearmanr``)."""
-    return _pearson_rows(sps.rankdata(a, axis=1), sps.rankdata(b, axis=1))
-
-
-def _kendall_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Kendall's tau-b per row (as ``scipy.stats.kendalltau``, ties corrected).
-
-    ``tau_b = sum_{i<j} s_a s_b / sqrt(sum s_a^2 sum s_b^2)`` with
-    ``s_a = sign(a_i - a_j)``; concordant minus discordant over the tie-corrected count.
-    """
-    m = a.shape[1]
-    upper = np.triu_indices(m, k=1)
-    out = np.empty(a.shape[0])
-    chunk = max(1, _CHUNK_ENTRIES // max(1, m * m))
-    for start in range(0, a.shape[0], chunk):
-        ra, rb = a[start : start + chunk], b[start : start + chunk]
-        sa = np.sign(ra[:, :, None] - ra[:, None, :])[:, upper[0], upper[1]]
-        sb = np.sign(rb[:, :, None] - rb[:, None, :])[:, upper[0], upper[1]]
-        num = np.sum(sa * sb, axis=1)
-        den = np.sqrt(np.sum(sa * sa, axis=1) * np.sum(sb * sb, axis=1))
-        with np.errstate(invalid="ignore", divide="ignore"):
-            out[start : start + chunk] = num / den
-    return out
+# Pearson, Spearman and Kendall tau-b per bootstrap row are shared with advtransfer.stats.
 
 
 def _relative_top1_rows(scores: np.ndarray, truth: np.ndarray) -> np.ndarray:
