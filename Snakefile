@@ -23,6 +23,11 @@ include: "rules/common.smk"
 include: "rules/synthetic.smk"
 include: "rules/distributions.smk"
 include: "rules/transfer.smk"
+include: "rules/tasks.smk"
+include: "rules/attributes.smk"
+include: "rules/nlp.smk"
+include: "rules/leaderboard.smk"
+include: "rules/byo.smk"
 
 
 rule all:

@@ -125,3 +125,8 @@ def get_source_tables(wildcards):
 
 include: "common/synthetic.smk"
 include: "common/distributions.smk"
+include: "common/tasks.smk"
+include: "common/attributes.smk"
+include: "common/nlp.smk"
+include: "common/leaderboard.smk"
+include: "common/byo.smk"

@@ -20,7 +20,14 @@ rule train_classifier:
         mem_mb=4000,
         runtime=60,
     params:
-        train=lambda wc: config[wc.scenario]["train"],
+        # a scenario may train its reference differently (attributes: reference_train)
+        train=lambda wc: config[wc.scenario].get(
+            "reference_train" if wc.model == REFERENCE else "train",
+            config[wc.scenario]["train"],
+        ),
+        # label set named by the model's source table entry (attributes: attr_<name>);
+        # "y", the data set's classes, by default
+        labels=lambda wc: image_model_table(wc.scenario)[wc.model].get("labels", "y"),
         seed=get_training_seed,
     script:
         "../scripts/transfer/train_classifier.py"
@@ -72,6 +79,7 @@ rule measure_adversarial:
     params:
         attack=lambda wc: config[wc.scenario]["attack"],
         jacobian_points=lambda wc: config[wc.scenario]["jacobian_points"],
+        jacobian_output=lambda wc: config[wc.scenario].get("jacobian_output", "logits"),
     script:
         "../scripts/transfer/measure_adversarial.py"
 

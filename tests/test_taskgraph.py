@@ -15,12 +15,15 @@ from scipy.stats import entropy as scipy_entropy
 
 from advtransfer.taskgraph import (
     atm,
+    atm_without_self,
     cut_tree,
     entropy_curve,
+    exclude_self_transfer,
     mean_category_entropy,
     normalise,
     principal_eigenpair,
     principal_eigenvector,
+    random_partition_curve,
     ratio_matrix,
     task_tree,
     tournament_matrix,
@@ -318,3 +321,60 @@ def test_entropy_weighting():
         entropy_curve(task_tree(_two_group_matrix()), ["a", "b"])
     with pytest.raises(ValueError):
         entropy_curve(task_tree(_two_group_matrix()), list("abcde"), ks=[0])
+
+
+# ------------------------------------------------------------ self-transfer and chance
+
+
+def test_atm_without_self_leaves_the_own_source_out():
+    rng = np.random.default_rng(0)
+    tasks = ["a", "b", "c", "d"]
+    losses = {t: rng.random((4, 50)) for t in tasks}
+    for i, t in enumerate(tasks):
+        losses[t][i] += 10.0  # the own (white-box) source wins on every image
+    kept = atm(losses)
+    assert np.all(np.diag(kept.to_numpy()) > 0.9)  # the saturation the option removes
+    out = atm_without_self(losses)
+    assert list(out.index) == tasks and list(out.columns) == tasks
+    for i, t in enumerate(tasks):
+        others = np.delete(losses[t], i, axis=0)
+        expected = transferability_row(others)
+        np.testing.assert_allclose(np.delete(out.loc[t].to_numpy(), i), expected)
+        assert out.loc[t, t] == pytest.approx(expected.max())
+    # the own source's losses do not matter at all
+    shifted = {t: v.copy() for t, v in losses.items()}
+    shifted["b"][1] -= 100.0
+    pd.testing.assert_frame_equal(atm_without_self(shifted), out)
+    with pytest.raises(ValueError, match="at least 3"):
+        atm_without_self({"a": np.ones((2, 3)), "b": np.ones((2, 3))})
+
+
+def test_exclude_self_transfer_renormalises_off_diagonal():
+    m = pd.DataFrame([[0.9, 0.06, 0.04], [0.2, 0.7, 0.1], [0.5, 0.3, 0.2]],
+                     index=list("abc"), columns=list("abc"))
+    out = exclude_self_transfer(m)
+    np.testing.assert_allclose(out.to_numpy(), [[0.6, 0.6, 0.4], [2 / 3, 2 / 3, 1 / 3],
+                                                [0.625, 0.375, 0.625]])
+    # consistent matrix: equals the Perron vector of the sub-matrix without the diagonal
+    w = np.array([0.5, 0.3, 0.2])
+    sub = np.delete(w, 0) / np.delete(w, 0).sum()
+    consistent = pd.DataFrame(np.tile(w, (3, 1)), index=list("abc"), columns=list("abc"))
+    np.testing.assert_allclose(exclude_self_transfer(consistent).loc["a", ["b", "c"]], sub)
+    with pytest.raises(ValueError, match="same tasks"):
+        exclude_self_transfer(m.rename(columns={"a": "x"}))
+
+
+def test_random_partition_curve_is_chance_level():
+    ref = ["x"] * 4 + ["y"] * 4 + ["z"] * 4
+    cols = np.repeat(np.eye(3), 4, axis=0).T + 0.01 * np.arange(12)  # 3 clean groups
+    z = task_tree(pd.DataFrame(cols))
+    chance = random_partition_curve(z, ref, permutations=100, seed=1)
+    exact = entropy_curve(z, ref)
+    assert list(chance.columns) == ["k", "entropy", "entropy_sd", "ari"]
+    assert exact.loc[2, "entropy"] == 0 and exact.loc[2, "ari"] == 1
+    assert chance.loc[2, "entropy"] > 0.5 and abs(chance.loc[2, "ari"]) < 0.1
+    assert chance.loc[0, "entropy"] == pytest.approx(np.log(3))  # k = 1: one cluster
+    pd.testing.assert_frame_equal(chance, random_partition_curve(z, ref, permutations=100,
+                                                                 seed=1))
+    with pytest.raises(ValueError, match="permutations"):
+        random_partition_curve(z, ref, permutations=0)

@@ -28,6 +28,7 @@ row = transfer.adversarial_measures(
     source.to(device), reference.to(device), x.to(device), y.to(device),
     adv_s["x_adv"].to(device), adv_r["x_adv"].to(device),
     jacobian_points=smk.params.jacobian_points, batch_size=smk.params.attack["batch_size"],
+    jacobian_output=smk.params.jacobian_output,
 )
 log.info("%s -> reference: %s", smk.wildcards.model, row)
 io.write_tsv(smk.output.row, pd.DataFrame([{"model": smk.wildcards.model, **row}]))

@@ -7,7 +7,10 @@ Jacobians work in pixel space (SPEC §1). The network splits into
 
 * ``features(x) -> (N, k)``: the penultimate representation that knowledge-transfer
   probes keep frozen (SPEC §4), and
-* ``head``: an ``nn.Linear(k, num_classes)``; ``forward(x) == head(features(x))``.
+* ``head``: an ``nn.Linear(k, num_classes)`` (``head="linear"``, the default) or an
+  :class:`advtransfer.arcface.ArcFaceHead` (``head="arcface"``: scaled cosines to class
+  centres, margin added only in training); ``forward(x) == head(features(x))``, and
+  :meth:`Classifier.training_logits` gives the logits a training loss should see.
 
 Registered architectures (see :func:`available_architectures`):
 
@@ -41,6 +44,7 @@ import torch
 from torch import nn
 
 __all__ = [
+    "HEADS",
     "Classifier",
     "DigitsCNN",
     "ResNet18CIFAR",
@@ -56,6 +60,8 @@ logger = logging.getLogger(__name__)
 
 #: Keys of the JSON sidecar that describe how to rebuild the model.
 _MODEL_KEYS = ("arch", "num_classes", "in_channels", "mean", "std")
+#: Heads accepted by :func:`build_model`; sidecars without a ``head`` key mean "linear".
+HEADS: tuple[str, ...] = ("linear", "arcface")
 
 
 class Classifier(nn.Module):
@@ -71,6 +77,9 @@ class Classifier(nn.Module):
         mean: per-channel mean in [0, 1] pixel units, length ``in_channels``.
         std: per-channel standard deviation (> 0), length ``in_channels``.
         feature_dim: width k of the penultimate representation.
+        head: ``"linear"`` (``nn.Linear(k, num_classes)``) or ``"arcface"``
+            (:class:`~advtransfer.arcface.ArcFaceHead`).
+        head_options: for ``"arcface"``: ``{"scale": s, "margin": m}`` (defaults 64, 0.5).
 
     Shape:
         x: (N, C, H, W), values in [0, 1]. ``features(x)``: (N, k).
@@ -85,6 +94,8 @@ class Classifier(nn.Module):
         mean: Sequence[float],
         std: Sequence[float],
         feature_dim: int,
+        head: str = "linear",
+        head_options: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__()
         num_classes = _check_positive_int(num_classes, "num_classes")
@@ -97,7 +108,14 @@ class Classifier(nn.Module):
         self._norm = ([float(v) for v in mean], [float(v) for v in std])
         self.register_buffer("mean", mean_t.view(1, in_channels, 1, 1))
         self.register_buffer("std", std_t.view(1, in_channels, 1, 1))
-        self.head = nn.Linear(feature_dim, num_classes)
+        self.head_kind, self.head_options = _check_head(head, head_options)
+        self.head: nn.Module
+        if self.head_kind == "arcface":
+            from .arcface import ArcFaceHead
+
+            self.head = ArcFaceHead(feature_dim, num_classes, **self.head_options)
+        else:
+            self.head = nn.Linear(feature_dim, num_classes)
 
     # -- interface ---------------------------------------------------------------------
     def normalize(self, x: torch.Tensor) -> torch.Tensor:
@@ -120,15 +138,30 @@ class Classifier(nn.Module):
         """Logits ``head(features(x))``; shape (N, C, H, W) -> (N, num_classes)."""
         return self.head(self.features(x))
 
+    def training_logits(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Logits a training loss should see: ``forward(x)``, or with an ArcFace head the
+        margin logits ``s cos(theta_y + m)`` at the labels ``y``; (N, num_classes)."""
+        if self.head_kind == "arcface":
+            return self.head(self.features(x), y)
+        return self.forward(x)
+
     def config(self) -> dict[str, Any]:
-        """The JSON-serialisable arguments that rebuild this model with :func:`build_model`."""
-        return {
+        """The JSON-serialisable arguments that rebuild this model with :func:`build_model`.
+
+        ``head`` and ``head_options`` appear only for non-linear heads, so sidecars of
+        linear models are unchanged.
+        """
+        out: dict[str, Any] = {
             "arch": self.arch,
             "num_classes": self.num_classes,
             "in_channels": self.in_channels,
             "mean": list(self._norm[0]),
             "std": list(self._norm[1]),
         }
+        if self.head_kind != "linear":
+            out["head"] = self.head_kind
+            out["head_options"] = dict(self.head_options)
+        return out
 
 
 class DigitsCNN(Classifier):
@@ -140,8 +173,13 @@ class DigitsCNN(Classifier):
         in_channels: int,
         mean: Sequence[float],
         std: Sequence[float],
+        head: str = "linear",
+        head_options: Mapping[str, Any] | None = None,
     ) -> None:
-        super().__init__("digits_cnn", num_classes, in_channels, mean, std, feature_dim=64)
+        super().__init__(
+            "digits_cnn", num_classes, in_channels, mean, std, feature_dim=64,
+            head=head, head_options=head_options,
+        )
         self.body = nn.Sequential(
             nn.Conv2d(self.in_channels, 16, kernel_size=3, padding=1),
             nn.ReLU(inplace=True),
@@ -190,8 +228,13 @@ class ResNet18CIFAR(Classifier):
         in_channels: int,
         mean: Sequence[float],
         std: Sequence[float],
+        head: str = "linear",
+        head_options: Mapping[str, Any] | None = None,
     ) -> None:
-        super().__init__("resnet18_cifar", num_classes, in_channels, mean, std, feature_dim=512)
+        super().__init__(
+            "resnet18_cifar", num_classes, in_channels, mean, std, feature_dim=512,
+            head=head, head_options=head_options,
+        )
         self.stem = nn.Sequential(
             nn.Conv2d(self.in_channels, 64, 3, stride=1, padding=1, bias=False),
             nn.BatchNorm2d(64),
@@ -229,9 +272,12 @@ class ResNet18Torchvision(Classifier):
         in_channels: int,
         mean: Sequence[float],
         std: Sequence[float],
+        head: str = "linear",
+        head_options: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__(
-            "resnet18_torchvision", num_classes, in_channels, mean, std, feature_dim=512
+            "resnet18_torchvision", num_classes, in_channels, mean, std, feature_dim=512,
+            head=head, head_options=head_options,
         )
         from torchvision.models import resnet18
 
@@ -270,6 +316,9 @@ def build_model(
     in_channels: int,
     mean: Sequence[float],
     std: Sequence[float],
+    *,
+    head: str = "linear",
+    head_options: Mapping[str, Any] | None = None,
 ) -> Classifier:
     """Build a freshly initialised classifier (training mode, random weights).
 
@@ -282,19 +331,23 @@ def build_model(
         in_channels: image channels C (>= 1).
         mean: per-channel mean of the training images in [0, 1] units (length C).
         std: per-channel standard deviation, all > 0 (length C).
+        head: ``"linear"`` or ``"arcface"`` (see :data:`HEADS`).
+        head_options: ArcFace ``{"scale", "margin"}``; must be empty for a linear head.
 
     Returns:
         a :class:`Classifier`.
 
     Raises:
-        ValueError: unknown ``arch`` (the message lists the known ones) or bad sizes.
+        ValueError: unknown ``arch`` (the message lists the known ones), unknown head
+            or head option, or bad sizes.
     """
     if arch not in _REGISTRY:
         raise ValueError(
             f"unknown architecture {arch!r}; known architectures: "
             f"{', '.join(available_architectures())}"
         )
-    return _REGISTRY[arch](num_classes, in_channels, mean, std)
+    return _REGISTRY[arch](num_classes, in_channels, mean, std, head=head,
+                           head_options=head_options)
 
 
 def sidecar_path(path: str | os.PathLike[str]) -> Path:
@@ -408,7 +461,8 @@ def load_model(
         )
     try:
         model = build_model(
-            meta["arch"], meta["num_classes"], meta["in_channels"], meta["mean"], meta["std"]
+            meta["arch"], meta["num_classes"], meta["in_channels"], meta["mean"], meta["std"],
+            head=meta.get("head", "linear"), head_options=meta.get("head_options"),
         )
     except (TypeError, ValueError) as err:
         raise ValueError(f"sidecar {side} describes an invalid model: {err}") from err
@@ -443,6 +497,28 @@ def load_model(
 
 
 # -- helpers -------------------------------------------------------------------------------
+_ARCFACE_DEFAULTS = {"scale": 64.0, "margin": 0.5}
+
+
+def _check_head(
+    head: str, options: Mapping[str, Any] | None
+) -> tuple[str, dict[str, float]]:
+    if head not in HEADS:
+        raise ValueError(f"unknown head {head!r}; choose one of {', '.join(HEADS)}")
+    options = dict(options or {})
+    if head == "linear":
+        if options:
+            raise ValueError(f"a linear head takes no head_options, got {sorted(options)}")
+        return head, {}
+    unknown = sorted(set(options) - set(_ARCFACE_DEFAULTS))
+    if unknown:
+        raise ValueError(
+            f"unknown arcface head option(s) {unknown}; known: {sorted(_ARCFACE_DEFAULTS)}"
+        )
+    merged = {k: float(options.get(k, v)) for k, v in _ARCFACE_DEFAULTS.items()}
+    return head, merged
+
+
 def _check_positive_int(value: Any, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")

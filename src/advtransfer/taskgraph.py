@@ -61,6 +61,8 @@ __all__ = [
     "principal_eigenvector",
     "transferability_row",
     "atm",
+    "atm_without_self",
+    "exclude_self_transfer",
     "normalise",
     "task_tree",
     "cut_tree",
@@ -68,6 +70,7 @@ __all__ = [
     "mean_category_entropy",
     "entropy_curve",
     "tree_agreement_curve",
+    "random_partition_curve",
 ]
 
 FloatArray = NDArray[np.float64]
@@ -400,6 +403,86 @@ def atm(
     )
 
 
+def atm_without_self(
+    losses_by_target: Mapping[str, ArrayLike],
+    clip: tuple[float, float] = (0.001, 0.999),
+    higher_is_more_transferable: bool = True,
+    method: Literal["power", "eig"] = "power",
+) -> pd.DataFrame:
+    """Transferability matrix with each target's own model left out of its tournament.
+
+    Every task is both a source and a target (sources in the order of the mapping). For
+    target ``T`` the tournament, ratio matrix and Perron vector are computed over the
+    ``N - 1`` *other* sources (their row sums to 1); the diagonal entry is then set to the
+    row's largest off-diagonal entry (:func:`exclude_self_transfer`).
+
+    Why: a task's own (white-box) adversarial examples, or its own encoder, beat every other
+    source on nearly every image, so the clipped tournament gives ``m_Tj = 0.999`` and the
+    Perron vector puts ~99 % of row ``T`` on the diagonal; the transfer among *different*
+    tasks, which the task tree is about, is squeezed into the clip floor. Filling the
+    diagonal with the row maximum ("the task transfers to itself at least as well as its
+    best other source") keeps the columns comparable for clustering: the coordinate of row
+    ``T`` then pulls source ``T`` towards ``T``'s best other sources.
+
+    Args:
+        losses_by_target: target -> ``(N, n_images)`` losses, sources in mapping order.
+        clip, higher_is_more_transferable, method: see :func:`transferability_row`.
+
+    Returns:
+        ``DataFrame`` ``(N, N)``, index ``target``, columns ``source``.
+    """
+    targets = list(losses_by_target)
+    n = len(targets)
+    if n < 3:
+        raise ValueError(f"need at least 3 tasks to leave one out of each row, got {n}")
+    rows = []
+    for i, target in enumerate(targets):
+        arr = _as_finite_2d(losses_by_target[target], f"losses_by_target[{target!r}]")
+        if arr.shape[0] != n:
+            raise ValueError(
+                f"losses_by_target[{target!r}] has {arr.shape[0]} sources, expected {n} "
+                "(every task is a source)"
+            )
+        row = transferability_row(
+            np.delete(arr, i, axis=0), clip=clip,
+            higher_is_more_transferable=higher_is_more_transferable, method=method,
+        )
+        rows.append(np.insert(row, i, row.max()))
+    return pd.DataFrame(
+        np.vstack(rows),
+        index=pd.Index(targets, name="target"),
+        columns=pd.Index(targets, name="source"),
+    )
+
+
+def exclude_self_transfer(matrix: pd.DataFrame) -> pd.DataFrame:
+    """Drop self-transfer from a square target x source matrix (see :func:`atm_without_self`).
+
+    Off-diagonal entries of every row are rescaled to sum 1 (for a consistent reciprocal
+    matrix this equals recomputing the Perron vector without the diagonal source); the
+    diagonal is set to the row's largest off-diagonal entry.
+
+    Args:
+        matrix: non-negative square ``DataFrame`` with ``index == columns`` (same tasks).
+
+    Returns:
+        ``DataFrame`` of the same shape and labels.
+    """
+    arr = _as_square(matrix, "matrix")
+    if list(matrix.index) != list(matrix.columns):
+        raise ValueError("matrix rows and columns must name the same tasks in the same order")
+    if np.any(arr < 0):
+        raise ValueError("matrix must be non-negative")
+    off = arr.copy()
+    np.fill_diagonal(off, 0.0)
+    sums = off.sum(axis=1, keepdims=True)
+    if np.any(sums == 0):
+        raise ValueError("a row has no off-diagonal mass")
+    off /= sums
+    np.fill_diagonal(off, off.max(axis=1))
+    return pd.DataFrame(off, index=matrix.index, columns=matrix.columns)
+
+
 def normalise(
     matrix: pd.DataFrame, axis: Literal["rows", "columns"], norm: Norm = "l1"
 ) -> pd.DataFrame:
@@ -679,3 +762,56 @@ def tree_agreement_curve(
             }
         )
     return pd.DataFrame.from_records(records, columns=["k", "entropy", "ari"])
+
+
+def random_partition_curve(
+    linkage: ArrayLike,
+    reference: ArrayLike | Sequence[object],
+    permutations: int = 200,
+    seed: int = 0,
+    ks: Sequence[int] | None = None,
+    weighting: Literal["size", "uniform"] = "size",
+) -> pd.DataFrame:
+    """Chance level of :func:`entropy_curve`: the tree's clusters with the leaves shuffled.
+
+    For each ``k`` the tree is cut into ``k`` clusters (:func:`cut_tree`), the cluster
+    labels are permuted over the tasks ``permutations`` times (a random assignment of
+    tasks to clusters of the same sizes) and the mean within-category entropy and the
+    adjusted Rand index against ``reference`` are averaged. A tree that recovers the
+    reference categories lies below this curve (entropy) / above it (ARI, ~0 here).
+
+    Args:
+        linkage: linkage matrix over ``n`` tasks.
+        reference: reference category of each task.
+        permutations: number of random permutations (>= 1).
+        seed: seed of ``numpy.random.default_rng``.
+        ks: cluster counts; default ``1..n``.
+        weighting: see :func:`mean_category_entropy`.
+
+    Shape:
+        linkage: ``(n - 1, 4)``; reference: ``(n,)``.
+
+    Returns:
+        ``DataFrame`` with columns ``k``, ``entropy`` (mean, nats), ``entropy_sd`` and
+        ``ari`` (mean).
+    """
+    z = np.asarray(linkage, dtype=np.float64)
+    ref = _labels_1d(reference, "reference").astype(str)
+    n = z.shape[0] + 1 if z.ndim == 2 else -1
+    if ref.size != n:
+        raise ValueError(f"reference has {ref.size} entries but the tree has {n} leaves")
+    if isinstance(permutations, bool) or not isinstance(permutations, (int, np.integer)) \
+            or permutations < 1:
+        raise ValueError(f"permutations must be a positive integer, got {permutations!r}")
+    rng = np.random.default_rng(seed)
+    records = []
+    for k in _ks(n, ks):
+        labels = cut_tree(z, k)
+        ent, ari = [], []
+        for _ in range(int(permutations)):
+            shuffled = labels[rng.permutation(n)]
+            ent.append(mean_category_entropy(shuffled, ref, weighting=weighting))
+            ari.append(adjusted_rand_score(ref, shuffled))
+        records.append({"k": k, "entropy": float(np.mean(ent)),
+                        "entropy_sd": float(np.std(ent)), "ari": float(np.mean(ari))})
+    return pd.DataFrame.from_records(records, columns=["k", "entropy", "entropy_sd", "ari"])

@@ -1,6 +1,7 @@
 """Supervised training of source and reference classifiers (SPEC §5.2, §4).
 
-:func:`train_classifier` runs mini-batch training with cross-entropy, evaluates the
+:func:`train_classifier` runs mini-batch training with cross-entropy (or focal loss, used
+with the ArcFace head of the face-recognition reference, SPEC §5.3), evaluates the
 validation split after every epoch and restores the weights of the best validation
 epoch (model selection on validation data, never on test data). Shuffling and
 augmentation draw from a ``torch.Generator`` seeded from ``seed``, and
@@ -21,12 +22,23 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-__all__ = ["OPTIMIZERS", "AUGMENTATIONS", "pick_device", "evaluate", "train_classifier"]
+from .arcface import focal_loss
+
+__all__ = [
+    "OPTIMIZERS",
+    "AUGMENTATIONS",
+    "CRITERIA",
+    "pick_device",
+    "evaluate",
+    "train_classifier",
+]
 
 logger = logging.getLogger(__name__)
 
 OPTIMIZERS: tuple[str, ...] = ("sgd", "adam", "adadelta")
 AUGMENTATIONS: tuple[str, ...] = ("flip_crop",)
+#: Training losses: cross-entropy, or focal loss (Lin et al., 2017) with ``focal_gamma``.
+CRITERIA: tuple[str, ...] = ("ce", "focal")
 _SCHEDULES = ("cosine", "none")
 
 ArrayLike = np.ndarray | torch.Tensor
@@ -169,6 +181,8 @@ def train_classifier(
     augment: Literal["flip_crop"] | None = None,
     lr_schedule: Literal["cosine", "none"] = "cosine",
     progress: bool = True,
+    criterion: Literal["ce", "focal"] = "ce",
+    focal_gamma: float = 2.0,
 ) -> tuple[nn.Module, dict[str, Any]]:
     """Train ``model`` with cross-entropy, keeping the best-validation-accuracy weights.
 
@@ -177,7 +191,9 @@ def train_classifier(
     normalise one sample). After each epoch the validation accuracy is measured in eval
     mode; the weights of the first epoch reaching the best accuracy are restored at the
     end. ``lr_schedule="cosine"`` anneals the learning rate per epoch from ``lr`` to 0
-    (``CosineAnnealingLR`` with ``T_max = epochs``).
+    (``CosineAnnealingLR`` with ``T_max = epochs``). The loss sees
+    ``model.training_logits(x, y)`` where the model has that method (an ArcFace head adds
+    its margin there) and ``model(x)`` otherwise; validation always uses ``model(x)``.
 
     Args:
         model: the classifier (logits out); modified in place and returned.
@@ -196,6 +212,9 @@ def train_classifier(
             CIFAR augmentation; intended for 32x32 images).
         lr_schedule: ``"cosine"`` or ``"none"``.
         progress: show a tqdm bar over epochs on stderr.
+        criterion: ``"ce"`` (cross-entropy) or ``"focal"`` (focal loss,
+            :func:`advtransfer.arcface.focal_loss`).
+        focal_gamma: focusing parameter of the focal loss, >= 0 (0 is cross-entropy).
 
     Returns:
         ``(model, history)``: the model in eval mode with the best weights, and
@@ -225,6 +244,11 @@ def train_classifier(
         )
     if lr_schedule not in _SCHEDULES:
         raise ValueError(f"unknown lr_schedule {lr_schedule!r}; choose 'cosine' or 'none'")
+    if criterion not in CRITERIA:
+        raise ValueError(f"unknown criterion {criterion!r}; choose one of {', '.join(CRITERIA)}")
+    if not (isinstance(focal_gamma, (int, float)) and math.isfinite(focal_gamma)
+            and focal_gamma >= 0):
+        raise ValueError(f"focal_gamma must be >= 0, got {focal_gamma!r}")
     x_tr, y_tr = _as_tensors(train, "train")
     x_va, y_va = _as_tensors(val, "val")
     if augment == "flip_crop" and x_tr.dim() != 4:
@@ -242,6 +266,7 @@ def train_classifier(
         else None
     )
     n = len(y_tr)
+    margin_logits = callable(getattr(model, "training_logits", None))
     history: dict[str, Any] = {"train_loss": [], "val_accuracy": [], "val_loss": [], "lr": []}
     best_acc, best_epoch = -1.0, -1
     best_state: dict[str, torch.Tensor] | None = None
@@ -261,7 +286,11 @@ def train_classifier(
             if augment == "flip_crop":
                 xb = _flip_crop(xb, generator)
             opt.zero_grad(set_to_none=True)
-            loss = F.cross_entropy(model(xb), yb)
+            logits = model.training_logits(xb, yb) if margin_logits else model(xb)
+            if criterion == "focal":
+                loss = focal_loss(logits, yb, gamma=focal_gamma)
+            else:
+                loss = F.cross_entropy(logits, yb)
             if not torch.isfinite(loss):
                 raise FloatingPointError(
                     f"training loss became {float(loss.detach())} in epoch {epoch + 1}; "

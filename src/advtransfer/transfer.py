@@ -19,6 +19,7 @@ from . import attacks, metrics, probes
 
 __all__ = [
     "ADVERSARIAL_MEASURES",
+    "JACOBIAN_OUTPUTS",
     "KNOWLEDGE_MEASURES",
     "adversarial_measures",
     "knowledge_measures",
@@ -35,6 +36,19 @@ ADVERSARIAL_MEASURES = (
 )
 #: Knowledge measures: higher = the source's features transfer better.
 KNOWLEDGE_MEASURES = ("probe_accuracy", "probe_neg_loss", "kshot_accuracy")
+#: Outputs whose input Jacobians define tau1, tau2 and alpha (see adversarial_measures).
+JACOBIAN_OUTPUTS = ("logits", "features")
+
+
+class _Features(nn.Module):
+    """A classifier seen through its penultimate features: ``forward(x) = model.features(x)``."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.model.features(x)
 
 
 def adversarial_measures(
@@ -47,6 +61,7 @@ def adversarial_measures(
     *,
     jacobian_points: int = 200,
     batch_size: int = 256,
+    jacobian_output: str = "logits",
 ) -> dict[str, float]:
     """Cross adversarial loss and first-order transferability of ``source`` -> ``reference``.
 
@@ -58,21 +73,33 @@ def adversarial_measures(
       ``delta_S``; ``source_flip_rate`` the same for the source itself;
     * ``tau1``, ``tau2``, ``alpha``, ``lambda_*``: first-order measures of
       :func:`advtransfer.metrics.adversarial_transferability` on the first
-      ``jacobian_points`` clean images (logit Jacobians).
+      ``jacobian_points`` clean images: Jacobians of the logits, or with
+      ``jacobian_output="features"`` of both models' penultimate features (for a
+      reference with thousands of classes, whose logit Jacobians (N, d, n) do not fit
+      in memory).
 
     Args:
         x, y: clean attack images (N, C, H, W) in [0, 1] and true labels (N,).
         x_adv_source, x_adv_reference: PGD images of the source and of the reference.
+        jacobian_output: ``"logits"`` or ``"features"``.
     """
+    if jacobian_output not in JACOBIAN_OUTPUTS:
+        raise ValueError(
+            f"unknown jacobian_output {jacobian_output!r}; choose one of {JACOBIAN_OUTPUTS}"
+        )
     ref_src = attacks.adversarial_losses(reference, x, x_adv_source, y, batch_size=batch_size)
     ref_own = attacks.adversarial_losses(reference, x, x_adv_reference, y, batch_size=batch_size)
-    # only the source's own prediction flips are used (its classes differ from the target's)
-    src_self = attacks.adversarial_losses(source, x, x_adv_source, y, batch_size=batch_size)
+    # only the source's own prediction flips are used: its classes differ from the target's
+    # (there may be fewer of them), so it is scored against placeholder labels 0
+    src_self = attacks.adversarial_losses(source, x, x_adv_source, torch.zeros_like(y),
+                                          batch_size=batch_size)
     cross = float(ref_src["loss_adv"].mean())
     own = float(ref_own["loss_adv"].mean())
     m = min(jacobian_points, x.shape[0])
-    jac_s = metrics.input_jacobians(source, x[:m], batch_size=batch_size)
-    jac_r = metrics.input_jacobians(reference, x[:m], batch_size=batch_size)
+    f_s, f_r = (source, reference) if jacobian_output == "logits" else (
+        _Features(source), _Features(reference))
+    jac_s = metrics.input_jacobians(f_s, x[:m], batch_size=batch_size)
+    jac_r = metrics.input_jacobians(f_r, x[:m], batch_size=batch_size)
     res = metrics.adversarial_transferability(jac_s.double(), jac_r.double())
     out = {
         "cross_adv_loss": cross,

@@ -1,0 +1,141 @@
+# Knowledge transfer among attributes (paper §4.3, Table 1; SPEC §5.3).
+# Attribute classifiers are the sources, a recognition (identity) model the reference.
+# Training, PGD and the adversarial measures are the shared image stages of
+# rules/transfer.smk; the data, the verification / identity-probe measures and the
+# summary (which adds normalised adversarial transferability and Table 1) live here.
+#   results/attributes/data/{target,probe}.safetensors, data/pairs/<benchmark>.safetensors
+#   results/attributes/recognition/<model>.tsv   verification + identity probe per model
+#   results/attributes/{transfer,correlation,table1}.tsv, table1.png/.svg, scatter.png/.svg
+
+
+# The attributes summary replaces the generic one of rules/transfer.smk for this scenario.
+ruleorder: summarize_attributes > summarize_transfer
+ruleorder: plot_attributes > plot_transfer
+
+
+rule build_attribute_datasets:
+    output:
+        target="results/attributes/data/target.safetensors",
+        probe="results/attributes/data/probe.safetensors",
+        pairs=expand(
+            "results/attributes/data/pairs/{benchmark}.safetensors",
+            benchmark=attribute_benchmarks(),
+        ),
+    log:
+        "logs/attributes/build_attribute_datasets.log",
+    benchmark:
+        "benchmarks/runs/attributes/build_attribute_datasets.tsv"
+    conda:
+        "../envs/advtransfer.yaml"
+    # JPEG decoding of CelebA and the .bin benchmarks runs in threads
+    threads: 4
+    resources:
+        # paper scale holds the CelebA train partition as uint8 112x112 crops (~6 GB)
+        mem_mb=24000,
+        runtime=120,
+    params:
+        cfg=attribute_data_config(),
+    script:
+        "../scripts/attributes/build_datasets.py"
+
+
+rule measure_recognition:
+    input:
+        model="results/attributes/models/{model}.safetensors",
+        probe="results/attributes/data/probe.safetensors",
+        pairs=get_attribute_pairs,
+    output:
+        row="results/attributes/recognition/{model}.tsv",
+    log:
+        "logs/attributes/measure_recognition/{model}.log",
+    benchmark:
+        "benchmarks/runs/attributes/measure_recognition/{model}.tsv"
+    conda:
+        "../envs/advtransfer.yaml"
+    threads: 1
+    resources:
+        # embeddings of every benchmark image (twice with flip) through the network
+        gpu=1,
+        mem_mb=8000,
+        runtime=30,
+    params:
+        benchmarks=attribute_benchmarks(),
+        verification=config["attributes"]["verification"],
+        probe=config["attributes"]["probe"],
+    script:
+        "../scripts/attributes/measure_recognition.py"
+
+
+rule summarize_attributes:
+    input:
+        unpack(get_attribute_tables),
+    output:
+        transfer=report(
+            "results/attributes/transfer.tsv",
+            caption="../report/attributes_transfer.rst",
+            category="attributes",
+            labels={"figure": "transfer table"},
+        ),
+        correlation=report(
+            "results/attributes/correlation.tsv",
+            caption="../report/attributes_correlation.rst",
+            category="attributes",
+            labels={"figure": "correlation table"},
+        ),
+        table1=report(
+            "results/attributes/table1.tsv",
+            caption="../report/attributes_table1.rst",
+            category="attributes",
+            labels={"figure": "Table 1 (TSV)"},
+        ),
+    log:
+        "logs/attributes/summarize_attributes.log",
+    conda:
+        "../envs/advtransfer.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    params:
+        sources=get_attribute_sources,
+        benchmarks=attribute_benchmarks(),
+        correlation=config["attributes"]["correlation"],
+        top=config["attributes"]["table1"]["top"],
+    script:
+        "../scripts/attributes/summarize.py"
+
+
+rule plot_attributes:
+    input:
+        transfer="results/attributes/transfer.tsv",
+        correlation="results/attributes/correlation.tsv",
+        table1="results/attributes/table1.tsv",
+    output:
+        table1=report(
+            "results/attributes/table1.png",
+            caption="../report/attributes_table1.rst",
+            category="attributes",
+            labels={"figure": "Table 1"},
+        ),
+        table1_svg="results/attributes/table1.svg",
+        scatter=report(
+            "results/attributes/scatter.png",
+            caption="../report/attributes_scatter.rst",
+            category="attributes",
+            labels={"figure": "scatter"},
+        ),
+        scatter_svg="results/attributes/scatter.svg",
+    log:
+        "logs/attributes/plot_attributes.log",
+    conda:
+        "../envs/advtransfer.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    params:
+        benchmarks=attribute_benchmarks(),
+        dataset=config["attributes"]["dataset"],
+        attack=config["attributes"]["attack"],
+    script:
+        "../scripts/attributes/plot.py"

@@ -1,0 +1,184 @@
+# Bring your own source models (issue 8): rank user-supplied candidate models for a target
+# given as an image folder. Candidates are checked first; then the target is read, a
+# reference model is trained on it, every model is attacked on validation images, and
+# each candidate gets adversarial measures (one job each: attack and measure) and a
+# verified linear-probe accuracy (one job for all: a job's start-up dominates). The
+# leaderboard stages (rules/leaderboard.smk) add every estimator and rank them all.
+#   results/byo/models/candidates.tsv           the checked candidates
+#   results/byo/data/target.safetensors         the image folder, resized and split
+#   results/byo/models/reference.safetensors    reference model trained on the target
+#   results/byo/attacks/reference.safetensors   PGD images of the reference
+#   results/byo/adversarial/<model>.tsv         one candidate's attack and adversarial measures
+#   results/byo/probes.tsv                      every candidate's verified transfer accuracy
+#   results/byo/transfer.tsv                    all candidates (+ leaderboard outputs)
+
+
+rule check_byo_models:
+    input:
+        models=get_byo_model_files,
+    output:
+        table=report(
+            BYO_CANDIDATES,
+            caption="../report/byo_candidates.rst",
+            category="byo",
+            labels={"figure": "candidates"},
+        ),
+    log:
+        "logs/byo/check_byo_models.log",
+    conda:
+        "../envs/advtransfer.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=10,
+    params:
+        specs=get_byo_specs,
+        shape=get_byo_image_shape,
+    script:
+        "../scripts/byo/check_models.py"
+
+
+rule build_byo_dataset:
+    input:
+        images=get_byo_image_files,
+    output:
+        data=BYO_DATA,
+    log:
+        "logs/byo/build_byo_dataset.log",
+    benchmark:
+        "benchmarks/runs/byo/build_byo_dataset.tsv"
+    conda:
+        "../envs/advtransfer.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    params:
+        target=config["byo"]["target"],
+    script:
+        "../scripts/byo/build_dataset.py"
+
+
+rule train_byo_reference:
+    input:
+        data=BYO_DATA,
+        # candidates are loaded and run once before the expensive training starts
+        checked=BYO_CANDIDATES,
+    output:
+        model=BYO_REFERENCE,
+        meta=f"results/byo/models/{REFERENCE}.json",
+    log:
+        "logs/byo/train_byo_reference.log",
+    benchmark:
+        "benchmarks/runs/byo/train_byo_reference.tsv"
+    conda:
+        "../envs/advtransfer.yaml"
+    threads: 1
+    resources:
+        gpu=1,
+        mem_mb=4000,
+        runtime=60,
+    params:
+        train=config["byo"]["train"],
+        seed=config["byo"]["reference_seed"],
+    script:
+        "../scripts/byo/train_reference.py"
+
+
+rule attack_byo_reference:
+    input:
+        model=BYO_REFERENCE,
+        data=BYO_DATA,
+    output:
+        adv=f"results/byo/attacks/{REFERENCE}.safetensors",
+    log:
+        "logs/byo/attack_byo_reference.log",
+    benchmark:
+        "benchmarks/runs/byo/attack_byo_reference.tsv"
+    conda:
+        "../envs/advtransfer.yaml"
+    threads: 1
+    resources:
+        gpu=1,
+        mem_mb=4000,
+        runtime=30,
+    params:
+        spec={"name": REFERENCE, "format": "advtransfer", "file": BYO_REFERENCE},
+        attack=config["byo"]["attack"],
+    script:
+        "../scripts/byo/attack_reference.py"
+
+
+rule measure_byo_adversarial:
+    input:
+        unpack(get_byo_model_input),
+        reference=BYO_REFERENCE,
+        adv_reference=f"results/byo/attacks/{REFERENCE}.safetensors",
+    output:
+        row="results/byo/adversarial/{model}.tsv",
+    log:
+        "logs/byo/measure_byo_adversarial/{model}.log",
+    benchmark:
+        "benchmarks/runs/byo/measure_byo_adversarial/{model}.tsv"
+    conda:
+        "../envs/advtransfer.yaml"
+    threads: 1
+    resources:
+        # PGD on the candidate, then input Jacobians of candidate and reference
+        gpu=1,
+        mem_mb=8000,
+        runtime=60,
+    params:
+        spec=get_byo_spec,
+        attack=config["byo"]["attack"],
+        jacobian_points=config["byo"]["jacobian_points"],
+    script:
+        "../scripts/byo/measure_adversarial.py"
+
+
+rule fit_byo_probes:
+    input:
+        models=get_byo_model_files,
+        data=BYO_DATA,
+        checked=BYO_CANDIDATES,
+    output:
+        table="results/byo/probes.tsv",
+    log:
+        "logs/byo/fit_byo_probes.log",
+    benchmark:
+        "benchmarks/runs/byo/fit_byo_probes.tsv"
+    conda:
+        "../envs/advtransfer.yaml"
+    threads: 1
+    resources:
+        # features of every candidate on the target train and test images
+        gpu=1,
+        mem_mb=4000,
+        runtime=60,
+    params:
+        specs=get_byo_specs,
+        probe=config["byo"]["probe"],
+    script:
+        "../scripts/byo/fit_probes.py"
+
+
+rule summarize_byo_transfer:
+    input:
+        unpack(get_byo_source_tables),
+    output:
+        transfer=report(
+            "results/byo/transfer.tsv",
+            caption="../report/byo_transfer.rst",
+            category="byo",
+            labels={"figure": "transfer table"},
+        ),
+    log:
+        "logs/byo/summarize_byo_transfer.log",
+    conda:
+        "../envs/advtransfer.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    script:
+        "../scripts/byo/summarize.py"

@@ -1,0 +1,134 @@
+# Experiment tables and input functions of the byo scenario (rules/byo.smk): candidate
+# source models supplied by the user, and a target given as an image folder.
+from advtransfer import imagefolder, model_zoo  # noqa: E402
+
+BYO_DATA = "results/byo/data/target.safetensors"
+BYO_REFERENCE = f"results/byo/models/{REFERENCE}.safetensors"
+BYO_CANDIDATES = "results/byo/models/candidates.tsv"
+#: Parse-time results (file checks, folder scan), computed once per Snakemake run.
+_BYO_CACHE = {}
+
+
+def byo_models():
+    """Candidate models {name: spec}, checked at parse time (files exist and match format).
+
+    Loading and running each model is left to the cheap check_byo_models job, which runs
+    before the reference is trained.
+    """
+    if "models" in _BYO_CACHE:
+        return _BYO_CACHE["models"]
+    entries = config["byo"]["models"]
+    names = [m["name"] for m in entries]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise ValueError(
+            f"byo.models: duplicate name(s) {', '.join(duplicates)}; give each model its own name"
+        )
+    if len(entries) < 3:
+        raise ValueError(
+            f"byo.models lists {len(entries)} model(s); ranking candidates needs at least three. "
+            "Fix: add models to byo.models (see configs/byo_example.yaml)."
+        )
+    problems = []
+    for entry in entries:
+        try:
+            model_zoo.check_source_file(entry)
+        except model_zoo.ModelFileError as err:
+            problems.append(str(err))
+    if problems:
+        raise ValueError("bad byo.models entries:\n  - " + "\n  - ".join(problems))
+    _BYO_CACHE["models"] = {m["name"]: dict(m) for m in entries}
+    return _BYO_CACHE["models"]
+
+
+def byo_image_index():
+    """The scanned target image folder (fails with the path and the fix if malformed)."""
+    if "index" not in _BYO_CACHE:
+        target = config["byo"]["target"]
+        _BYO_CACHE["index"] = imagefolder.scan_image_folder(
+            target["image_folder"], max_per_class=target["max_per_class"]
+        )
+    return _BYO_CACHE["index"]
+
+
+def byo_outputs():
+    """Products of the byo scenario (rule all); checks models and folder first."""
+    byo_models()
+    byo_image_index()
+    return [
+        BYO_CANDIDATES,
+        "results/byo/transfer.tsv",
+        *expand("results/byo/{name}", name=LEADERBOARD_OUTPUTS),
+    ]
+
+
+def byo_pool():
+    """Leaderboard pool of the byo scenario (see rules/common/leaderboard.smk)."""
+    models = byo_models()
+    return {
+        "sources": models,
+        "data": BYO_DATA,
+        "transfer": "results/byo/transfer.tsv",
+        "per_source": {
+            m: [f"benchmarks/runs/byo/measure_byo_adversarial/{m}.tsv"] for m in models
+        },
+        "fixed": [
+            "benchmarks/runs/byo/train_byo_reference.tsv",
+            "benchmarks/runs/byo/attack_byo_reference.tsv",
+        ],
+        "checked": [BYO_CANDIDATES],
+    }
+
+
+LEADERBOARD_POOLS["byo"] = byo_pool
+
+
+def get_byo_image_files(wildcards):
+    """Every image file of the target folder (so added or changed images trigger a rebuild)."""
+    return [str(p) for p in byo_image_index().files]
+
+
+def get_byo_model_files(wildcards):
+    """Every candidate model file."""
+    return [spec["file"] for spec in byo_models().values()]
+
+
+def get_byo_specs(wildcards):
+    """Specs of every candidate, in config order: {model: spec}."""
+    return byo_models()
+
+
+def get_byo_spec(wildcards):
+    """model_zoo spec of one candidate."""
+    models = byo_models()
+    if wildcards.model not in models:
+        raise ValueError(
+            f"unknown byo model {wildcards.model!r}; known: {', '.join(models)}"
+        )
+    return models[wildcards.model]
+
+
+def get_byo_model_input(wildcards):
+    """Model file, target data and the model check table for one candidate's job."""
+    return {
+        "model": get_byo_spec(wildcards)["file"],
+        "data": BYO_DATA,
+        "checked": BYO_CANDIDATES,
+    }
+
+
+def get_byo_image_shape(wildcards):
+    """(C, H, W) of the target images."""
+    target = config["byo"]["target"]
+    return [target["channels"], target["image_size"], target["image_size"]]
+
+
+def get_byo_source_tables(wildcards):
+    """Per-candidate adversarial rows, the probe table and the candidate list."""
+    return {
+        "adversarial": expand(
+            "results/byo/adversarial/{model}.tsv", model=list(byo_models())
+        ),
+        "probes": "results/byo/probes.tsv",
+        "candidates": BYO_CANDIDATES,
+    }

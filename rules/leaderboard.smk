@@ -1,0 +1,86 @@
+# Transferability leaderboard (issue 8): for every scenario with a pool of source models,
+# score each source with every estimator on the target training data (one job for the
+# pool: a job's start-up costs more than most estimators), rank all measures
+# (estimators and adversarial measures) against linear-probe accuracy, and plot.
+#   results/<board>/estimators.tsv           every source's estimator scores and timings
+#   results/<board>/source_scores.tsv        every measure and the truth, one row per source
+#   results/<board>/leaderboard.tsv          agreement with the truth (+ intervals) and cost
+#   results/<board>/leaderboard.png / .svg   the leaderboard figure
+
+
+rule score_estimators:
+    input:
+        unpack(get_score_inputs),
+    output:
+        scores="results/{board}/estimators.tsv",
+    log:
+        "logs/{board}/score_estimators.log",
+    benchmark:
+        "benchmarks/runs/{board}/score_estimators.tsv"
+    conda:
+        "../envs/advtransfer.yaml"
+    threads: 1
+    resources:
+        # one forward pass of every source over the target training images
+        gpu=1,
+        mem_mb=4000,
+        runtime=60,
+    params:
+        specs=get_source_specs,
+        cfg=config["leaderboard"],
+    script:
+        "../scripts/leaderboard/score_estimators.py"
+
+
+rule rank_estimators:
+    input:
+        unpack(get_board_inputs),
+    output:
+        board=report(
+            "results/{board}/leaderboard.tsv",
+            caption="../report/leaderboard_table.rst",
+            category="{board}",
+            labels={"figure": "leaderboard table"},
+        ),
+        sources=report(
+            "results/{board}/source_scores.tsv",
+            caption="../report/leaderboard_sources.rst",
+            category="{board}",
+            labels={"figure": "source scores"},
+        ),
+    log:
+        "logs/{board}/rank_estimators.log",
+    conda:
+        "../envs/advtransfer.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    params:
+        cfg=config["leaderboard"],
+        costs=get_cost_layout,
+    script:
+        "../scripts/leaderboard/rank_estimators.py"
+
+
+rule plot_leaderboard:
+    input:
+        board="results/{board}/leaderboard.tsv",
+    output:
+        figure=report(
+            "results/{board}/leaderboard.png",
+            caption="../report/leaderboard_figure.rst",
+            category="{board}",
+            labels={"figure": "leaderboard"},
+        ),
+        figure_svg="results/{board}/leaderboard.svg",
+    log:
+        "logs/{board}/plot_leaderboard.log",
+    conda:
+        "../envs/advtransfer.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    script:
+        "../scripts/leaderboard/plot_leaderboard.py"

@@ -1,0 +1,236 @@
+# Knowledge transfer among tasks (paper §4.4, App. G.4, Figures 4-5; SPEC §5.4).
+# digits: build canvases -> train one model per task -> attack each task, score on all ->
+#         freeze each encoder, fit heads for all targets -> ATM / affinity -> trees.
+# taskonomy: import task-bank weights + sample images -> attack each task, score on all ->
+#         ATM; affinity from Taskonomy's pickle -> trees.
+
+
+rule build_task_data:
+    input:
+        unpack(get_task_images),
+    output:
+        data=TASK_DATA,
+    log:
+        "logs/tasks/build_task_data.log",
+    benchmark:
+        "benchmarks/runs/tasks/build_task_data.tsv"
+    conda:
+        "../envs/advtransfer.yaml"
+    threads: 1
+    resources:
+        # paper scale holds 1000 RGB images of 256 x 256 in memory
+        mem_mb=4000,
+        runtime=15,
+    params:
+        cfg=config["tasks"],
+        tasks=get_task_names,
+    script:
+        "../scripts/tasks/build_data.py"
+
+
+rule train_task_model:
+    input:
+        data=TASK_DATA,
+    output:
+        model="results/tasks/models/{task}.safetensors",
+        meta="results/tasks/models/{task}.json",
+    log:
+        "logs/tasks/train_task_model/{task}.log",
+    benchmark:
+        "benchmarks/runs/tasks/train_task_model/{task}.tsv"
+    conda:
+        "../envs/advtransfer.yaml"
+    threads: 1
+    resources:
+        gpu=1,
+        mem_mb=2000,
+        runtime=30,
+    params:
+        train=config["tasks"]["train"],
+        digits=config["tasks"]["digits"],
+        seed=get_task_seed,
+    script:
+        "../scripts/tasks/train_task_model.py"
+
+
+rule import_taskbank_model:
+    input:
+        unpack(get_taskbank_weights),
+    output:
+        model="results/tasks/taskbank/{task}.safetensors",
+        meta="results/tasks/taskbank/{task}.json",
+    log:
+        "logs/tasks/import_taskbank_model/{task}.log",
+    conda:
+        "../envs/advtransfer.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        taskbank=config["tasks"]["taskbank"],
+    script:
+        "../scripts/tasks/import_taskbank_model.py"
+
+
+rule attack_task:
+    input:
+        unpack(get_attack_inputs),
+    output:
+        losses="results/tasks/adversarial/{task}.tsv",
+    log:
+        "logs/tasks/attack_task/{task}.log",
+    benchmark:
+        "benchmarks/runs/tasks/attack_task/{task}.tsv"
+    conda:
+        "../envs/advtransfer.yaml"
+    threads: 1
+    resources:
+        gpu=1,
+        # paper scale keeps the adversarial images of every eps (1000 x 3 x 256 x 256 each)
+        mem_mb=8000,
+        runtime=60,
+    params:
+        attack=config["tasks"]["attack"],
+    script:
+        "../scripts/tasks/attack_task.py"
+
+
+rule transfer_task_encoder:
+    input:
+        source=get_source_model,
+        data=TASK_DATA,
+    output:
+        losses="results/tasks/knowledge/{task}.tsv",
+    log:
+        "logs/tasks/transfer_task_encoder/{task}.log",
+    benchmark:
+        "benchmarks/runs/tasks/transfer_task_encoder/{task}.tsv"
+    conda:
+        "../envs/advtransfer.yaml"
+    threads: 1
+    resources:
+        # feature extraction runs the source encoder over the canvases
+        gpu=1,
+        mem_mb=2000,
+        runtime=20,
+    params:
+        knowledge=config["tasks"]["knowledge"],
+        tasks=get_task_names,
+    script:
+        "../scripts/tasks/transfer_encoder.py"
+
+
+rule build_atm:
+    input:
+        losses=get_adversarial_tables,
+    output:
+        atm=report(
+            "results/tasks/atm.tsv",
+            caption="../report/tasks_atm.rst",
+            category="tasks",
+            labels={"figure": "ATM"},
+        ),
+    log:
+        "logs/tasks/build_atm.log",
+    conda:
+        "../envs/advtransfer.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        tasks=get_task_names,
+        self_transfer=config["tasks"]["self_transfer"]["adversarial"],
+    script:
+        "../scripts/tasks/build_atm.py"
+
+
+rule build_affinity:
+    input:
+        unpack(get_affinity_inputs),
+    output:
+        affinity=report(
+            "results/tasks/affinity.tsv",
+            caption="../report/tasks_affinity.rst",
+            category="tasks",
+            labels={"figure": "affinity"},
+        ),
+    log:
+        "logs/tasks/build_affinity.log",
+    conda:
+        "../envs/advtransfer.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        tasks=get_task_names,
+        self_transfer=config["tasks"]["self_transfer"]["knowledge"],
+    script:
+        "../scripts/tasks/build_affinity.py"
+
+
+rule cluster_tasks:
+    input:
+        atm="results/tasks/atm.tsv",
+        affinity="results/tasks/affinity.tsv",
+    output:
+        entropy=report(
+            "results/tasks/entropy.tsv",
+            caption="../report/tasks_entropy.rst",
+            category="tasks",
+            labels={"figure": "entropy table"},
+        ),
+        clusters="results/tasks/clusters.tsv",
+    log:
+        "logs/tasks/cluster_tasks.log",
+    conda:
+        "../envs/advtransfer.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    params:
+        tree=config["tasks"]["tree"],
+        categories=get_task_categories,
+    script:
+        "../scripts/tasks/cluster_tasks.py"
+
+
+rule plot_task_trees:
+    input:
+        atm="results/tasks/atm.tsv",
+        affinity="results/tasks/affinity.tsv",
+        entropy="results/tasks/entropy.tsv",
+    output:
+        figure4=report(
+            "results/tasks/figure4.png",
+            caption="../report/tasks_figure4.rst",
+            category="tasks",
+            labels={"figure": "Figure 4"},
+        ),
+        figure4_svg="results/tasks/figure4.svg",
+        figure5=report(
+            "results/tasks/figure5.png",
+            caption="../report/tasks_figure5.rst",
+            category="tasks",
+            labels={"figure": "Figure 5"},
+        ),
+        figure5_svg="results/tasks/figure5.svg",
+    log:
+        "logs/tasks/plot_task_trees.log",
+    conda:
+        "../envs/advtransfer.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    params:
+        tree=config["tasks"]["tree"],
+        categories=get_task_categories,
+        dataset=config["tasks"]["dataset"],
+        attack=config["tasks"]["attack"],
+        self_transfer=config["tasks"]["self_transfer"],
+    script:
+        "../scripts/tasks/plot_trees.py"

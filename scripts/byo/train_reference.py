@@ -1,0 +1,40 @@
+"""Train the reference model on the byo target; model selection on the validation split."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(snakemake.scriptdir).parents[1] / "src"))  # noqa: F821
+
+import torch  # noqa: E402
+
+from advtransfer import architectures, distributions, imagesets, io, training  # noqa: E402
+
+smk = snakemake  # noqa: F821
+log = io.setup_logging(smk.log[0])
+torch.set_num_threads(smk.threads)
+cfg, seed = smk.params.train, smk.params.seed
+device = training.pick_device("auto")
+meta = imagesets.load_meta(smk.input.data)
+x_train, y_train = imagesets.load_split(smk.input.data, "train")
+x_val, y_val = imagesets.load_split(smk.input.data, "val")
+mean, std = distributions.channel_stats(x_train)
+torch.manual_seed(seed)
+model = architectures.build_model(
+    cfg["arch"], num_classes=len(meta["classes"]), in_channels=x_train.shape[1], mean=mean, std=std
+).to(device)
+log.info("training the reference (%s) on %d classes: %d train / %d val images, device %s",
+         cfg["arch"], len(meta["classes"]), len(y_train), len(y_val), device)
+model, history = training.train_classifier(
+    model, (x_train, y_train), (x_val, y_val), epochs=cfg["epochs"], batch_size=cfg["batch_size"],
+    optimizer=cfg["optimizer"], lr=cfg["lr"], momentum=cfg["momentum"],
+    weight_decay=cfg["weight_decay"], seed=seed, device=device, augment=cfg["augment"],
+    lr_schedule=cfg["lr_schedule"],
+)
+val = training.evaluate(model, x_val, y_val, batch_size=512, device=device)
+log.info("best epoch %s, validation accuracy %.4f", history.get("best_epoch"), val["accuracy"])
+architectures.save_model(
+    model.cpu(), smk.output.model,
+    meta={"model": "reference", "scenario": "byo", "seed": seed, "classes": meta["classes"],
+          "data": smk.input.data, "val_accuracy": val["accuracy"], "val_loss": val["loss"],
+          "train": cfg, "history": history},
+)

@@ -1,0 +1,29 @@
+"""Merge per-source rows into transfer.tsv and rank-correlate adversarial vs knowledge measures."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(snakemake.scriptdir).parents[1] / "src"))  # noqa: F821
+
+import pandas as pd  # noqa: E402
+
+from advtransfer import io, stats, text_transfer  # noqa: E402
+
+smk = snakemake  # noqa: F821
+log = io.setup_logging(smk.log[0])
+adv = pd.concat([pd.read_csv(p, sep="\t") for p in smk.input.adversarial], ignore_index=True)
+probe = pd.concat([pd.read_csv(p, sep="\t") for p in smk.input.probe], ignore_index=True)
+info = pd.DataFrame.from_dict(smk.params.sources, orient="index").rename_axis("model")
+table = info.reset_index().merge(adv, on="model", validate="one_to_one").merge(
+    probe, on="model", validate="one_to_one")
+io.write_tsv(smk.output.transfer, table)
+corr = stats.correlation_table(
+    table, list(text_transfer.NLP_ADVERSARIAL_MEASURES),
+    [c for c in text_transfer.NLP_KNOWLEDGE_MEASURES if c in table], group_col="dataset",
+    n_boot=smk.params.correlation["n_boot"], seed=smk.params.correlation["seed"],
+)
+io.write_tsv(smk.output.correlation, corr)
+log.info("sources:\n%s", table[["model", "cross_adv_loss", "flip_rate", "tau1", "tau2",
+                                "probe_accuracy", "kshot_accuracy"]])
+log.info("correlations (bootstrap over source data sets):\n%s",
+         corr[["adversarial_measure", "knowledge_measure", "spearman", "kendall"]])

@@ -1,0 +1,108 @@
+"""Figures of the task experiment (Liang et al., Figs. 4-5): task trees and category entropy."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
+from scipy.cluster import hierarchy  # noqa: E402
+
+__all__ = ["category_colours", "figure4", "figure5"]
+
+
+def category_colours(categories: Sequence[str]) -> dict[str, tuple]:
+    """A fixed colour per category (tab10, in order of first appearance)."""
+    cmap = plt.get_cmap("tab10")
+    return {c: cmap(i % 10) for i, c in enumerate(dict.fromkeys(categories))}
+
+
+def figure4(
+    trees: Sequence[tuple[str, np.ndarray]],
+    tasks: Sequence[str],
+    categories: Mapping[str, str],
+    *,
+    cut_k: int = 3,
+    title: str = "",
+) -> plt.Figure:
+    """Task trees side by side, leaves coloured by a-priori category (paper Figure 4).
+
+    Args:
+        trees: ``(panel title, linkage)`` pairs over ``tasks`` (leaf order = ``tasks``).
+        tasks: task names.
+        categories: a-priori category of every task.
+        cut_k: a dashed line marks the cut into ``cut_k`` clusters.
+        title: figure title.
+    """
+    colours = category_colours([categories[t] for t in tasks])
+    n = len(tasks)
+    fig, axes = plt.subplots(1, len(trees), figsize=(5.2 * len(trees), 0.32 * n + 2.8),
+                             squeeze=False)
+    for ax, (name, z) in zip(axes[0], trees):
+        hierarchy.dendrogram(z, labels=list(tasks), orientation="left", ax=ax,
+                             color_threshold=0, above_threshold_color="0.25")
+        for label in ax.get_yticklabels():
+            label.set_color(colours[categories[label.get_text()]])
+            label.set_fontweight("bold")
+        if 1 < cut_k <= n:
+            height = 0.5 * (z[n - cut_k - 1, 2] + z[n - cut_k, 2]) if cut_k < n else 0.0
+            ax.axvline(height, color="tab:red", ls="--", lw=1)
+        ax.set_title(name, fontsize=10)
+        ax.set_xlabel("Ward merge distance (transferability units)")
+    handles = [Line2D([], [], color=c, lw=6, label=cat) for cat, c in colours.items()]
+    handles.append(Line2D([], [], color="tab:red", ls="--", label=f"cut into k = {cut_k}"))
+    fig.legend(handles=handles, loc="lower center", ncol=len(handles), frameon=False,
+               title="a-priori task category (leaf colour)")
+    fig.suptitle(title)
+    fig.tight_layout(rect=(0, 0.1, 1, 0.9))
+    return fig
+
+
+def _eps_label(eps: float) -> str:
+    return f"eps = {eps:g}"
+
+
+def figure5(entropy: pd.DataFrame, *, title: str = "") -> plt.Figure:
+    """Mean within-category entropy and ARI against k (paper Figure 5).
+
+    ``entropy`` has columns ``tree`` (adversarial / knowledge / random), ``eps``,
+    ``reference`` (knowledge / a_priori), ``k``, ``entropy``, ``ari`` and, for the random
+    rows, ``entropy_sd``.
+    """
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.6))
+    adv = entropy[entropy["tree"] == "adversarial"]
+    eps_values = sorted(adv["eps"].dropna().unique())
+    cmap = plt.get_cmap("viridis")
+    for col, ax in zip(("entropy", "ari"), axes):
+        for i, eps in enumerate(eps_values):
+            colour = cmap(0.15 + 0.7 * i / max(len(eps_values) - 1, 1))
+            for ref, style, what in (("knowledge", "-", "knowledge categories"),
+                                     ("a_priori", "--", "a-priori categories")):
+                sub = adv[(adv["eps"] == eps) & (adv["reference"] == ref)]
+                ax.plot(sub["k"], sub[col], style, marker="o", ms=3, color=colour,
+                        label=f"adversarial tree ({_eps_label(eps)}) vs {what}")
+        know = entropy[(entropy["tree"] == "knowledge") & (entropy["reference"] == "a_priori")]
+        ax.plot(know["k"], know[col], ":", marker="s", ms=3, color="k",
+                label="knowledge tree vs a-priori categories")
+        rand = entropy[(entropy["tree"] == "random") & (entropy["reference"] == "knowledge")]
+        if len(rand) and len(eps_values):
+            rand = rand[rand["eps"] == eps_values[0]]
+            ax.plot(rand["k"], rand[col], color="0.5", lw=1,
+                    label="random tasks-to-clusters vs knowledge categories")
+            if col == "entropy" and "entropy_sd" in rand:
+                ax.fill_between(rand["k"], rand[col] - rand["entropy_sd"],
+                                rand[col] + rand["entropy_sd"], color="0.5", alpha=0.2)
+        ax.set_xlabel("number of clusters k")
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("mean within-cluster entropy of categories (nats, size-weighted)")
+    axes[1].set_ylabel("adjusted Rand index (dimensionless)")
+    axes[1].legend(fontsize=7, loc="best")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,58 @@
+"""The transferability leaderboard of the distributions scenario through the real DAG."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+import yaml
+
+from conftest import TINY_DISTRIBUTIONS, run_snakemake, write_config
+
+pytestmark = pytest.mark.workflow
+
+MEASURES = {"nce", "leep", "h_score", "regularized_h_score", "log_me", "transrate", "gbc", "knn",
+            "cross_adv_loss", "adv_loss_ratio", "flip_rate", "tau1", "tau2", "alpha"}
+TINY_LEADERBOARD = {"scenarios": ["distributions"], "gbc": {"pca_dim": 8},
+                    "ranking": {"n_boot": 50}}
+
+
+def check_board(base, n_sources: int, truths=("probe_accuracy", "kshot_accuracy")) -> pd.DataFrame:
+    """Check results/<scenario>/leaderboard outputs; return source_scores.tsv."""
+    for name in ("leaderboard.tsv", "source_scores.tsv", "leaderboard.png", "leaderboard.svg"):
+        assert (base / name).stat().st_size > 0, name
+    board = pd.read_csv(base / "leaderboard.tsv", sep="\t")
+    assert set(board["truth"]) == set(truths)
+    assert set(board["measure"]) == MEASURES
+    assert (board["n"] <= n_sources).all() and (board["n"] >= 3).all()
+    assert board["cost_s"].notna().all() and (board["cost_s"] > 0).all()
+    est = board[board["kind"] == "estimator"]
+    assert (est["compute_s"] < est["cost_s"]).all()  # in-process time within the job's time
+    sources = pd.read_csv(base / "source_scores.tsv", sep="\t")
+    assert len(sources) == n_sources and list(sources["rank"]) == list(range(1, n_sources + 1))
+    assert sources["probe_accuracy"].is_monotonic_decreasing
+    return sources
+
+
+def test_distributions_leaderboard(tmp_path):
+    cfg = {"scenarios": ["distributions", "leaderboard"],
+           "distributions": yaml.safe_load(yaml.safe_dump(TINY_DISTRIBUTIONS)),
+           "leaderboard": TINY_LEADERBOARD}
+    write_config(tmp_path, cfg)
+    run_snakemake(tmp_path)
+    sources = check_board(tmp_path / "results/distributions", n_sources=3)
+    assert sources[["h_score", "log_me", "knn", "leep", "tau1"]].notna().all().all()
+    # the estimators saw the target training split only
+    log = (tmp_path / "logs/distributions/score_estimators.log").read_text()
+    assert "p000_s0 on train (" in log
+    assert sources["n_samples"].nunique() == 1
+
+
+def test_leaderboard_needs_a_pool(tmp_path):
+    cfg = {"scenarios": ["distributions", "leaderboard"],
+           "distributions": yaml.safe_load(yaml.safe_dump(TINY_DISTRIBUTIONS)),
+           "leaderboard": {"scenarios": ["attributes"]}}
+    write_config(tmp_path, cfg)
+    proc = run_snakemake(tmp_path, "-n", check=False)
+    assert proc.returncode != 0
+    assert "none of leaderboard.scenarios (attributes) is in `scenarios`" in (
+        proc.stdout + proc.stderr)
