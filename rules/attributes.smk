@@ -28,11 +28,11 @@ rule build_attribute_datasets:
     conda:
         "../envs/advtransfer.yaml"
     # JPEG decoding of CelebA and the .bin benchmarks runs in threads
-    threads: 4
+    threads: 4 if attributes_at_paper_scale() else 1
     resources:
         # paper scale holds the CelebA train partition as uint8 112x112 crops (~6 GB)
-        mem_mb=24000,
-        runtime=120,
+        mem_mb=24000 if attributes_at_paper_scale() else 2000,
+        runtime=120 if attributes_at_paper_scale() else 10,
     params:
         cfg=attribute_data_config(),
     script:
@@ -94,7 +94,7 @@ rule summarize_attributes:
         "../envs/advtransfer.yaml"
     threads: 1
     resources:
-        mem_mb=1000,
+        mem_mb=2000,
         runtime=10,
     params:
         sources=get_attribute_sources,
@@ -131,7 +131,7 @@ rule plot_attributes:
         "../envs/advtransfer.yaml"
     threads: 1
     resources:
-        mem_mb=1000,
+        mem_mb=2000,
         runtime=10,
     params:
         benchmarks=attribute_benchmarks(),

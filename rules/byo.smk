@@ -178,7 +178,7 @@ rule summarize_byo_transfer:
         "../envs/advtransfer.yaml"
     threads: 1
     resources:
-        mem_mb=1000,
+        mem_mb=2000,
         runtime=10,
     script:
         "../scripts/byo/summarize.py"

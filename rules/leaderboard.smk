@@ -54,7 +54,7 @@ rule rank_estimators:
         "../envs/advtransfer.yaml"
     threads: 1
     resources:
-        mem_mb=1000,
+        mem_mb=2000,
         runtime=10,
     params:
         cfg=config["leaderboard"],
@@ -80,7 +80,7 @@ rule plot_leaderboard:
         "../envs/advtransfer.yaml"
     threads: 1
     resources:
-        mem_mb=1000,
+        mem_mb=2000,
         runtime=10,
     script:
         "../scripts/leaderboard/plot_leaderboard.py"

@@ -180,7 +180,7 @@ rule summarize_nlp_transfer:
         "../envs/advtransfer.yaml"
     threads: 1
     resources:
-        mem_mb=1000,
+        mem_mb=2000,
         runtime=10,
     params:
         sources=get_nlp_source_info,
@@ -214,7 +214,7 @@ rule plot_nlp_transfer:
         "../envs/advtransfer.yaml"
     threads: 1
     resources:
-        mem_mb=1000,
+        mem_mb=2000,
         runtime=10,
     params:
         attack=config["nlp"]["attack"],

@@ -10,7 +10,7 @@ rule generate_rbf_data:
         "../envs/advtransfer.yaml"
     threads: 1
     resources:
-        mem_mb=1000,
+        mem_mb=2000,
         runtime=5,
     params:
         data=config["synthetic"]["data"],
@@ -33,7 +33,7 @@ rule train_mlp:
         "../envs/advtransfer.yaml"
     threads: 1
     resources:
-        mem_mb=1000,
+        mem_mb=2000,
         runtime=10,
     params:
         train=get_synthetic_model_params,
@@ -86,7 +86,7 @@ rule plot_figure2:
         "../envs/advtransfer.yaml"
     threads: 1
     resources:
-        mem_mb=1000,
+        mem_mb=2000,
         runtime=5,
     script:
         "../scripts/synthetic/plot_figure2.py"

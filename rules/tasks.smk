@@ -182,14 +182,19 @@ rule cluster_tasks:
             category="tasks",
             labels={"figure": "entropy table"},
         ),
-        clusters="results/tasks/clusters.tsv",
+        clusters=report(
+            "results/tasks/clusters.tsv",
+            caption="../report/tasks_clusters.rst",
+            category="tasks",
+            labels={"figure": "cluster table"},
+        ),
     log:
         "logs/tasks/cluster_tasks.log",
     conda:
         "../envs/advtransfer.yaml"
     threads: 1
     resources:
-        mem_mb=1000,
+        mem_mb=2000,
         runtime=10,
     params:
         tree=config["tasks"]["tree"],
@@ -224,7 +229,7 @@ rule plot_task_trees:
         "../envs/advtransfer.yaml"
     threads: 1
     resources:
-        mem_mb=1000,
+        mem_mb=2000,
         runtime=10,
     params:
         tree=config["tasks"]["tree"],

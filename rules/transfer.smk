@@ -17,8 +17,8 @@ rule train_classifier:
     threads: 1
     resources:
         gpu=1,
-        mem_mb=4000,
-        runtime=60,
+        mem_mb=training_mem_mb,
+        runtime=training_runtime,
     params:
         # a scenario may train its reference differently (attributes: reference_train)
         train=lambda wc: config[wc.scenario].get(
@@ -130,7 +130,7 @@ rule summarize_transfer:
         "../envs/advtransfer.yaml"
     threads: 1
     resources:
-        mem_mb=1000,
+        mem_mb=2000,
         runtime=10,
     params:
         cfg=get_scenario_section,
@@ -164,7 +164,7 @@ rule plot_transfer:
         "../envs/advtransfer.yaml"
     threads: 1
     resources:
-        mem_mb=1000,
+        mem_mb=2000,
         runtime=10,
     params:
         cfg=get_scenario_section,

@@ -60,13 +60,80 @@ TINY_DISTRIBUTIONS = {
 }
 
 
-def tiny_config() -> dict:
-    """The default workflow (every default scenario) shrunk to run in well under a minute.
+# The attributes default, reduced: three attributes (two tied to the identity, one not), a
+# few epochs and steps, an ArcFace + focal-loss reference (the paper's choice).
+TINY_ATTRIBUTES = {
+    "dataset": "digits",
+    "attributes": ["even", "prime", "ink"],
+    "train": {"arch": "digits_cnn", "epochs": 2, "batch_size": 64},
+    "reference_train": {"arch": "digits_cnn", "head": "arcface",
+                        "arcface": {"scale": 16.0, "margin": 0.2}, "loss": "focal", "epochs": 3},
+    "attack": {"eps": 0.1, "steps": 3, "n_images": 40, "seed": 0, "batch_size": 64},
+    "jacobian_points": 12,
+    "probe": {"kshot": {"k": 3, "draws": 2, "seed": 0}},
+    "verification": {"benchmarks": ["digits", "digits_shift"], "pairs": 100},
+    "correlation": {"n_boot": 50, "seed": 0},
+    "table1": {"top": 2},
+}
 
-    Cluster, report and resume tests use this; it grows as scenarios land.
+# The tasks default, reduced: one task per a-priori category, tiny encoders, one radius.
+TINY_TASKS = {
+    "dataset": "digits",
+    "tasks": ["autoencoding", "rotation", "digit"],
+    "digits": {"copies": 1},
+    "train": {"width": 4, "feature_dim": 16, "epochs": 2},
+    "attack": {"eps": [0.1], "steps": 2, "n_images": 40},
+    "knowledge": {"n_train": 200, "n_test": 60},
+    "tree": {"permutations": 10},
+}
+
+TINY_LEADERBOARD = {"scenarios": ["distributions", "attributes"], "gbc": {"pca_dim": 8},
+                    "ranking": {"n_boot": 50}}
+
+
+def tiny_config() -> dict:
+    """The default workflow (every default scenario) shrunk to run in about two minutes.
+
+    The shared tiny run (fixture `tiny_run`), the cluster, report and resume tests use it.
     """
-    return {
-        "scenarios": ["synthetic", "distributions"],
-        "synthetic": yaml.safe_load(yaml.safe_dump(TINY_SYNTHETIC)),
-        "distributions": yaml.safe_load(yaml.safe_dump(TINY_DISTRIBUTIONS)),
+    tiny = {
+        "synthetic": TINY_SYNTHETIC,
+        "distributions": TINY_DISTRIBUTIONS,
+        "attributes": TINY_ATTRIBUTES,
+        "tasks": TINY_TASKS,
+        "leaderboard": TINY_LEADERBOARD,
     }
+    return yaml.safe_load(yaml.safe_dump({"scenarios": list(tiny), **tiny}, sort_keys=False))
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory) -> Path:
+    """Working directory of the one complete run of tiny_config() of this test session.
+
+    Read it, never change it: several tests check their scenario's outputs there.
+    """
+    from cluster.workflow_runs import reference_run
+
+    return reference_run(tmp_path_factory)
+
+
+#: Modules whose tests read the shared tiny run (besides users of the `tiny_run` fixture).
+TINY_RUN_MODULES = ("test_resume.py", "test_report.py")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    """The SLURM test first, the readers of the shared tiny run last.
+
+    The SLURM run waits on status polls while the tiny run computes beside it; under
+    pytest-xdist the other workers meanwhile run every test that does not need the tiny
+    run, instead of waiting for it.
+    """
+
+    def rank(item) -> int:
+        if item.path.name == "test_cluster.py":
+            return 0
+        uses_run = "tiny_run" in getattr(item, "fixturenames", ())
+        return 2 if uses_run or item.path.name in TINY_RUN_MODULES else 1
+
+    items.sort(key=rank)  # stable: the order within each rank is kept

@@ -13,21 +13,6 @@ from fakes_faces import write_fake_bin, write_fake_celeba
 
 pytestmark = pytest.mark.workflow
 
-# The digits default, reduced: two attributes (one tied to the identity, one not), a few
-# epochs and steps, an ArcFace + focal-loss reference (the paper's choice).
-TINY_ATTRIBUTES = {
-    "dataset": "digits",
-    "attributes": ["even", "ink"],
-    "train": {"arch": "digits_cnn", "epochs": 2, "batch_size": 64},
-    "reference_train": {"arch": "digits_cnn", "head": "arcface",
-                        "arcface": {"scale": 16.0, "margin": 0.2}, "loss": "focal", "epochs": 3},
-    "attack": {"eps": 0.1, "steps": 3, "n_images": 40, "seed": 0, "batch_size": 64},
-    "jacobian_points": 12,
-    "probe": {"kshot": {"k": 3, "draws": 2, "seed": 0}},
-    "verification": {"benchmarks": ["digits", "digits_shift"], "pairs": 100},
-    "correlation": {"n_boot": 50, "seed": 0},
-    "table1": {"top": 2},
-}
 OUTPUTS = ["transfer.tsv", "correlation.tsv", "table1.tsv", "table1.png", "table1.svg",
            "scatter.png", "scatter.svg"]
 
@@ -56,13 +41,10 @@ def check_outputs(workdir, attributes: list[str], benchmarks: list[str], top: in
     return table
 
 
-def test_digits_attributes_dag(tmp_path):
-    cfg = {"scenarios": ["attributes"],
-           "attributes": yaml.safe_load(yaml.safe_dump(TINY_ATTRIBUTES))}
-    write_config(tmp_path, cfg)
-    run_snakemake(tmp_path)
-    check_outputs(tmp_path, ["even", "ink"], ["digits", "digits_shift"], top=2)
-    models = tmp_path / "results/attributes/models"
+def test_digits_attributes_dag(tiny_run):
+    """The shared tiny run's attributes outputs (conftest.TINY_ATTRIBUTES)."""
+    check_outputs(tiny_run, ["even", "prime", "ink"], ["digits", "digits_shift"], top=2)
+    models = tiny_run / "results/attributes/models"
     ref = json.loads((models / "reference.json").read_text())
     assert ref["head"] == "arcface" and ref["classes"][:2] == ["zero", "one"]
     assert ref["train"]["loss"] == "focal"
@@ -70,7 +52,7 @@ def test_digits_attributes_dag(tmp_path):
     assert even["classes"] == ["not even", "even"] and even["labels"] == "attr_even"
     assert "head" not in even and even["val_accuracy"] > 0.6
     # a second run has nothing to do
-    proc = run_snakemake(tmp_path, "-n")
+    proc = run_snakemake(tiny_run, "-n")
     assert "Nothing to be done" in proc.stdout + proc.stderr
 
 

@@ -12,8 +12,6 @@ pytestmark = pytest.mark.workflow
 
 MEASURES = {"nce", "leep", "h_score", "regularized_h_score", "log_me", "transrate", "gbc", "knn",
             "cross_adv_loss", "adv_loss_ratio", "flip_rate", "tau1", "tau2", "alpha"}
-TINY_LEADERBOARD = {"scenarios": ["distributions"], "gbc": {"pca_dim": 8},
-                    "ranking": {"n_boot": 50}}
 
 
 def check_board(base, n_sources: int, truths=("probe_accuracy", "kshot_accuracy")) -> pd.DataFrame:
@@ -33,18 +31,16 @@ def check_board(base, n_sources: int, truths=("probe_accuracy", "kshot_accuracy"
     return sources
 
 
-def test_distributions_leaderboard(tmp_path):
-    cfg = {"scenarios": ["distributions", "leaderboard"],
-           "distributions": yaml.safe_load(yaml.safe_dump(TINY_DISTRIBUTIONS)),
-           "leaderboard": TINY_LEADERBOARD}
-    write_config(tmp_path, cfg)
-    run_snakemake(tmp_path)
-    sources = check_board(tmp_path / "results/distributions", n_sources=3)
+def test_distributions_and_attributes_leaderboards(tiny_run):
+    """The shared tiny run writes a leaderboard for both default pools."""
+    sources = check_board(tiny_run / "results/distributions", n_sources=3)
     assert sources[["h_score", "log_me", "knn", "leep", "tau1"]].notna().all().all()
     # the estimators saw the target training split only
-    log = (tmp_path / "logs/distributions/score_estimators.log").read_text()
+    log = (tiny_run / "logs/distributions/score_estimators.log").read_text()
     assert "p000_s0 on train (" in log
     assert sources["n_samples"].nunique() == 1
+    attributes = check_board(tiny_run / "results/attributes", n_sources=3)
+    assert set(attributes["model"]) == {"even_s0", "prime_s0", "ink_s0"}
 
 
 def test_leaderboard_needs_a_pool(tmp_path):

@@ -8,7 +8,6 @@ skip, saying why, where they are absent. Run with ``-s`` to see the reported cur
 from __future__ import annotations
 
 import collections
-import io
 import pickle
 from pathlib import Path
 

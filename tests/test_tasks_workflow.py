@@ -8,21 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from conftest import REPO, run_snakemake, write_config
+from conftest import REPO, TINY_TASKS, run_snakemake, write_config
 from test_taskbank import write_fake_images, write_fake_weights
 
 pytestmark = pytest.mark.workflow
-
-#: The digits default shrunk to run in well under a minute (also for tests/conftest.py).
-TINY_TASKS = {
-    "dataset": "digits",
-    "tasks": ["autoencoding", "rotation", "digit"],
-    "digits": {"copies": 1},
-    "train": {"width": 4, "feature_dim": 16, "epochs": 2},
-    "attack": {"eps": [0.1], "steps": 2, "n_images": 40},
-    "knowledge": {"n_train": 200, "n_test": 60},
-    "tree": {"permutations": 10},
-}
 
 OUTPUTS = ["atm.tsv", "affinity.tsv", "entropy.tsv", "clusters.tsv", "figure4.png",
            "figure5.png", "figure4.svg", "figure5.svg"]
@@ -52,9 +41,9 @@ def check_outputs(workdir, tasks, eps, self_transfer="exclude"):
     return atm, entropy
 
 
-def test_digits_tasks_dag(tmp_path):
-    write_config(tmp_path, {"scenarios": ["tasks"], "tasks": yaml.safe_load(yaml.safe_dump(TINY_TASKS))})
-    run_snakemake(tmp_path)
+def test_digits_tasks_dag(tiny_run):
+    """The shared tiny run's tasks outputs (conftest.TINY_TASKS)."""
+    tmp_path = tiny_run
     tasks = TINY_TASKS["tasks"]
     check_outputs(tmp_path, tasks, [0.1])
     affinity = pd.read_csv(tmp_path / "results/tasks/affinity.tsv", sep="\t")

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import REPO, TINY_DISTRIBUTIONS, run_snakemake, write_config
+from conftest import REPO, run_snakemake, write_config
 from fakes import write_fake_cifar10, write_fake_stl10
 
 pytestmark = pytest.mark.workflow
@@ -30,10 +30,9 @@ def check_outputs(workdir, n_sources: int) -> pd.DataFrame:
     return table
 
 
-def test_digits_distributions_dag(tmp_path):
-    cfg = {"scenarios": ["distributions"], "distributions": yaml.safe_load(yaml.safe_dump(TINY_DISTRIBUTIONS))}
-    write_config(tmp_path, cfg)
-    run_snakemake(tmp_path)
+def test_digits_distributions_dag(tiny_run):
+    """The shared tiny run's distributions outputs (conftest.TINY_DISTRIBUTIONS)."""
+    tmp_path = tiny_run
     table = check_outputs(tmp_path, n_sources=3)
     assert list(table["label"]) == ["0 % animals", "50 % animals", "100 % animals"]
     meta = yaml.safe_load((tmp_path / "results/distributions/models/reference.json").read_text())

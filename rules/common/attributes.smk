@@ -33,6 +33,11 @@ def get_attribute_sources(wildcards):
     return attribute_sources()
 
 
+def attributes_at_paper_scale():
+    """True for CelebA (large data build), False for the embedded digits default."""
+    return config["attributes"]["dataset"] == "celeba"
+
+
 def attribute_benchmarks():
     """Verification benchmarks (digits pairs or insightface .bin stems)."""
     return config["attributes"]["verification"]["benchmarks"]

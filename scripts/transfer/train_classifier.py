@@ -17,8 +17,9 @@ torch.set_num_threads(smk.threads)
 cfg, seed, labels = smk.params.train, smk.params.seed, smk.params.labels
 device = training.pick_device("auto")
 meta = imagesets.load_meta(smk.input.data)
-x_train, y_train = imagesets.load_split(smk.input.data, "train")
-x_val, y_val = imagesets.load_split(smk.input.data, "val")
+# as stored (uint8 at paper scale): batches are converted to float during training
+x_train, y_train = imagesets.load_split(smk.input.data, "train", raw=True)
+x_val, y_val = imagesets.load_split(smk.input.data, "val", raw=True)
 if labels != "y":  # e.g. one attribute of the attributes scenario's target images
     y_train, y_val = (attributes.load_labels(smk.input.data, labels, s) for s in ("train", "val"))
 classes = attributes.label_classes(meta, labels)

@@ -187,8 +187,19 @@ def to_float_images(x: torch.Tensor) -> torch.Tensor:
 
 
 def channel_stats(x: torch.Tensor) -> tuple[list[float], list[float]]:
-    """Per-channel mean and standard deviation of images (N, C, H, W) in [0, 1]."""
-    xf = to_float_images(x)
-    mean = xf.mean(dim=(0, 2, 3))
-    std = xf.std(dim=(0, 2, 3)).clamp_min(1e-3)
-    return mean.tolist(), std.tolist()
+    """Per-channel mean and standard deviation of images (N, C, H, W) in [0, 1].
+
+    uint8 images count as x / 255. Sums run in float64 over chunks of 4096 images, so a
+    paper-scale uint8 set is never copied whole to float. The standard deviation is the
+    unbiased one (n - 1), floored at 1e-3.
+    """
+    n_pixels = x.shape[0] * x.shape[2] * x.shape[3]
+    total = torch.zeros(x.shape[1], dtype=torch.float64)
+    squares = torch.zeros(x.shape[1], dtype=torch.float64)
+    for start in range(0, x.shape[0], 4096):
+        chunk = to_float_images(x[start : start + 4096]).double()
+        total += chunk.sum(dim=(0, 2, 3))
+        squares += chunk.square().sum(dim=(0, 2, 3))
+    mean = total / n_pixels
+    var = (squares - n_pixels * mean.square()).clamp_min(0) / max(n_pixels - 1, 1)
+    return mean.tolist(), var.sqrt().clamp_min(1e-3).tolist()

@@ -32,13 +32,16 @@ def load_meta(path: str | os.PathLike) -> dict[str, Any]:
         return {k: json.loads(v) for k, v in (handle.metadata() or {}).items()}
 
 
-def load_split(path: str | os.PathLike, split: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """Images (float32 in [0, 1]) and labels of one split."""
+def load_split(
+    path: str | os.PathLike, split: str, raw: bool = False
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Images (float32 in [0, 1]; with ``raw``, as stored: uint8 or float) and labels."""
     tensors = io.load_tensors(path)
     if f"x_{split}" not in tensors:
         have = sorted(k[2:] for k in tensors if k.startswith("x_"))
         raise KeyError(f"{path} has no {split!r} split (it has {have})")
-    return to_float_images(tensors[f"x_{split}"]), tensors[f"y_{split}"].long()
+    x = tensors[f"x_{split}"]
+    return (x if raw else to_float_images(x)), tensors[f"y_{split}"].long()
 
 
 def attack_subset(n_available: int, n_images: int, seed: int) -> torch.Tensor:

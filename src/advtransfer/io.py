@@ -6,6 +6,7 @@ never leaves a half-written file under a final name.
 
 from __future__ import annotations
 
+import glob
 import json
 import logging
 import os
@@ -32,9 +33,15 @@ __all__ = [
 
 @contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; move it onto ``path`` only on success."""
+    """Yield a temporary path beside ``path``; move it onto ``path`` only on success.
+
+    Temporary files ``.<name>.*.part`` that a killed earlier writer of ``path`` left behind
+    are removed first (Snakemake never runs two jobs for one output at once).
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    for stale in path.parent.glob(f".{glob.escape(path.name)}.*.part"):
+        stale.unlink(missing_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
     os.close(fd)
     tmp_path = Path(tmp)

@@ -8,10 +8,14 @@ names a rule or a scenario: everything is read from the run itself.
 
 from __future__ import annotations
 
+import fcntl
+import os
 import re
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from conftest import REPO, SNAKEMAKE, run_snakemake, tiny_config, write_config
@@ -35,12 +39,26 @@ def snakemake_command(workdir: Path, *args: str) -> list[str]:
 
 
 def reference_run(tmp_path_factory) -> Path:
-    """Working directory of one complete local run of the tiny default workflow (cached)."""
+    """Working directory of the one complete local run of the tiny default workflow.
+
+    Computed once per test session, also under pytest-xdist: the workers share the
+    session's base temporary directory, and the first to ask runs the workflow under a
+    file lock while the others wait for it. A failed attempt is removed and redone by the
+    next test that asks, so a failure reports in every test that needs the run.
+    """
     if "workdir" not in _REFERENCE:
-        workdir = tmp_path_factory.mktemp("tiny-reference")
-        write_config(workdir, tiny_config())
-        proc = run_snakemake(workdir)
-        (workdir / "snakemake.out").write_text(proc.stdout + proc.stderr)
+        root = tmp_path_factory.getbasetemp()
+        if os.environ.get("PYTEST_XDIST_WORKER"):
+            root = root.parent  # popen-gw<i>/.. is common to the session's workers
+        workdir = root / "tiny-reference"
+        with open(root / "tiny-reference.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            done = workdir / "snakemake.out"
+            if not done.is_file():
+                shutil.rmtree(workdir, ignore_errors=True)
+                write_config(workdir, tiny_config())
+                proc = run_snakemake(workdir)
+                done.write_text(proc.stdout + proc.stderr)
         _REFERENCE["workdir"] = workdir
     return _REFERENCE["workdir"]
 
@@ -53,14 +71,29 @@ def result_tables(workdir: Path) -> dict[str, pd.DataFrame]:
     }
 
 
-def assert_same_tables(actual: Path, expected: Path) -> None:
-    """The two runs wrote the same set of TSV tables with equal contents."""
+def assert_same_tables(actual: Path, expected: Path, subset: bool = False) -> None:
+    """The two runs wrote the same TSV tables with equal contents.
+
+    With ``subset``, ``actual`` ran part of ``expected``'s scenarios: each of its tables
+    must be among ``expected``'s and equal to it.
+    """
     got, want = result_tables(actual), result_tables(expected)
     assert want, f"the reference run in {expected} wrote no TSV table"
+    if subset:
+        assert got, f"the run in {actual} wrote no TSV table"
+        assert set(got) <= set(want), f"tables the reference lacks: {sorted(set(got) - set(want))}"
+        want = {name: want[name] for name in got}
     assert sorted(got) == sorted(want), "the runs wrote different tables"
     for name, table in want.items():
+        # wall-clock measurements (`<what>_s`, seconds: estimator costs) differ between
+        # runs; they must fill the same cells with values >= 0, and everything else equal
+        timings = [col for col in table.columns if col.endswith("_s")]
+        measured = [frame[timings].to_numpy(dtype=float) for frame in (got[name], table)]
+        assert (np.isnan(measured[0]) == np.isnan(measured[1])).all(), (name, timings)
+        assert all((np.nan_to_num(m) >= 0).all() for m in measured), (name, timings)
         pd.testing.assert_frame_equal(
-            got[name], table, check_exact=False, rtol=1e-9, atol=1e-12, obj=name
+            got[name].drop(columns=timings), table.drop(columns=timings), check_exact=False,
+            rtol=1e-9, atol=1e-12, obj=name,
         )
 
 
