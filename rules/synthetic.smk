@@ -70,13 +70,13 @@ rule plot_figure2:
         table=report(
             "results/synthetic/sweep.tsv",
             caption="../report/synthetic_sweep.rst",
-            category="Synthetic RBF regression",
+            category="synthetic",
             labels={"figure": "sweep table"},
         ),
         png=report(
             "results/synthetic/figure2.png",
             caption="../report/synthetic_figure2.rst",
-            category="Synthetic RBF regression",
+            category="synthetic",
             labels={"figure": "Figure 2"},
         ),
         svg="results/synthetic/figure2.svg",

@@ -25,7 +25,7 @@ _ROWS = [
     ),
     (
         [("grad_diff", "G = E‖J_T − A J_S‖²"), ("thm2_bound", "Theorem 2 bound")],
-        "gradient difference\n(output² / input², symlog)",
+        "gradient difference\n(output² / input², log scale)",
         "log",
     ),
     (
@@ -35,7 +35,7 @@ _ROWS = [
     ),
     (
         [("thm3_bound", "Theorem 3 bound"), ("g_transferred_loss", "loss of g∘f_S")],
-        "transferred loss and bound\n(output², symlog)",
+        "transferred loss and bound\n(output², log scale)",
         "log",
     ),
 ]
@@ -60,8 +60,12 @@ def figure2(sweep: pd.DataFrame, *, title_suffix: str = "") -> plt.Figure:
                 ax.fill_between(
                     stats.index, stats["min"], stats["max"], color=line.get_color(), alpha=0.2
                 )
-            if scale == "log":  # symlog keeps exact zeros (G at t = 0) on the axis
-                ax.set_yscale("symlog", linthresh=1e-3)
+            if scale == "log":
+                values = sub[[key for key, _ in series]].to_numpy()
+                if values.min() > 1e-6 * values.max():  # log also labels minor ticks
+                    ax.set_yscale("log")
+                else:  # symlog keeps (numerical) zeros, e.g. G at t = 0, on the axis
+                    ax.set_yscale("symlog", linthresh=1e-3)
             else:
                 ax.set_yscale(scale)
             ax.set_ylabel(ylabel)

@@ -12,6 +12,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 from scipy.cluster import hierarchy  # noqa: E402
 
 __all__ = ["category_colours", "figure4", "figure5"]
@@ -99,10 +100,13 @@ def figure5(entropy: pd.DataFrame, *, title: str = "") -> plt.Figure:
                 ax.fill_between(rand["k"], rand[col] - rand["entropy_sd"],
                                 rand[col] + rand["entropy_sd"], color="0.5", alpha=0.2)
         ax.set_xlabel("number of clusters k")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
-    axes[0].set_ylabel("mean within-cluster entropy of categories (nats, size-weighted)")
+    axes[0].set_ylabel("mean within-cluster entropy of\ncategories (nats, size-weighted)")
     axes[1].set_ylabel("adjusted Rand index (dimensionless)")
-    axes[1].legend(fontsize=7, loc="best")
+    handles, labels = axes[1].get_legend_handles_labels()
+    rows = -(-len(labels) // 3)  # three entries per row, below both panels
+    fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=7, frameon=False)
     fig.suptitle(title)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.05 * rows, 1, 1))
     return fig
