@@ -138,11 +138,14 @@ include: "common/byo.smk"
 LARGE_TRAINING = {"celeba": (16000, 360)}
 
 
+def _training_budget(wildcards):
+    """(mem_mb, runtime in minutes) of one train_classifier job of the scenario."""
+    return LARGE_TRAINING.get(config[wildcards.scenario]["dataset"], (4000, 60))
+
+
 def training_mem_mb(wildcards):
-    """Memory (MB) of one train_classifier job of the scenario."""
-    return LARGE_TRAINING.get(config[wildcards.scenario]["dataset"], (4000, 60))[0]
+    return _training_budget(wildcards)[0]
 
 
 def training_runtime(wildcards):
-    """Wall time (minutes) of one train_classifier job of the scenario."""
-    return LARGE_TRAINING.get(config[wildcards.scenario]["dataset"], (4000, 60))[1]
+    return _training_budget(wildcards)[1]

@@ -54,6 +54,7 @@ __all__ = [
     "save_model",
     "load_model",
     "sidecar_path",
+    "state_dict_problems",
 ]
 
 logger = logging.getLogger(__name__)
@@ -471,20 +472,9 @@ def load_model(
         state = load_file(str(path), device="cpu")
     except (SafetensorError, OSError) as err:
         raise ValueError(f"cannot read safetensors file {path}: {err}") from err
-    expected = model.state_dict()
-    problems: list[str] = []
-    absent = sorted(set(expected) - set(state))
-    extra = sorted(set(state) - set(expected))
-    if absent:
-        problems.append(f"missing tensors {_abbrev(absent)}")
-    if extra:
-        problems.append(f"unexpected tensors {_abbrev(extra)}")
-    for key in sorted(set(expected) & set(state)):
-        if tuple(state[key].shape) != tuple(expected[key].shape):
-            problems.append(
-                f"{key}: file has shape {tuple(state[key].shape)}, "
-                f"{meta['arch']} with the sidecar's settings expects {tuple(expected[key].shape)}"
-            )
+    problems = state_dict_problems(
+        model, state, f"{meta['arch']} with the sidecar's settings"
+    )
     if problems:
         raise ValueError(
             f"weights in {path} are incompatible with the model described by {side}: "
@@ -547,6 +537,31 @@ def _check_norm(
 
 def _temp_name(path: Path) -> Path:
     return path.with_name(f".{path.name}.tmp{os.getpid()}")
+
+
+def state_dict_problems(
+    model: nn.Module, state: Mapping[str, torch.Tensor], expected_by: str
+) -> list[str]:
+    """Why ``state`` cannot be loaded strictly into ``model``; empty when it can.
+
+    Lists missing and unexpected tensor names (abbreviated) and every shape mismatch as
+    ``"<key> has shape (..), <expected_by> expects (..)"``.
+    """
+    expected = model.state_dict()
+    problems: list[str] = []
+    absent = sorted(set(expected) - set(state))
+    extra = sorted(set(state) - set(expected))
+    if absent:
+        problems.append(f"missing tensors {_abbrev(absent)}")
+    if extra:
+        problems.append(f"unexpected tensors {_abbrev(extra)}")
+    for key in sorted(set(expected) & set(state)):
+        if tuple(state[key].shape) != tuple(expected[key].shape):
+            problems.append(
+                f"{key} has shape {tuple(state[key].shape)}, {expected_by} expects "
+                f"{tuple(expected[key].shape)}"
+            )
+    return problems
 
 
 def _abbrev(keys: list[str], limit: int = 5) -> str:

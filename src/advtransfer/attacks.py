@@ -20,7 +20,7 @@ on [-1, 1] images; this module cannot make that mistake).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from numbers import Integral, Real
 
@@ -28,14 +28,22 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-__all__ = ["PGD_LOSSES", "pgd_attack", "adversarial_losses"]
+__all__ = [
+    "PGD_LOSSES",
+    "adversarial_losses",
+    "check_batch_size",
+    "eval_mode",
+    "model_device",
+    "pgd_attack",
+    "projected_gradient_ascent",
+]
 
 #: Source losses understood by :func:`pgd_attack`.
 PGD_LOSSES: tuple[str, ...] = ("ce_clean", "mse_clean", "ce_label")
 
 
 @contextmanager
-def _eval_mode(model: nn.Module) -> Iterator[None]:
+def eval_mode(model: nn.Module) -> Iterator[None]:
     """Put every submodule in eval mode and restore each one's own flag afterwards.
 
     ``model.train(was_training)`` would overwrite submodules that had been set to a
@@ -50,7 +58,7 @@ def _eval_mode(model: nn.Module) -> Iterator[None]:
             module.training = flag
 
 
-def _model_device(model: nn.Module, fallback: torch.device) -> torch.device:
+def model_device(model: nn.Module, fallback: torch.device) -> torch.device:
     """Device of the model's first parameter or buffer, else ``fallback``."""
     for tensor in model.parameters():
         return tensor.device
@@ -59,7 +67,8 @@ def _model_device(model: nn.Module, fallback: torch.device) -> torch.device:
     return fallback
 
 
-def _check_batch_size(batch_size: int) -> None:
+def check_batch_size(batch_size: int) -> None:
+    """Raise ValueError unless ``batch_size`` is a positive integer."""
     if isinstance(batch_size, bool) or not isinstance(batch_size, Integral) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
 
@@ -153,13 +162,58 @@ def pgd_attack(
             step size, unknown loss, ``y`` missing or malformed for ``"ce_label"``,
             ``x`` not floating point or outside ``clip``, a bad ``clip`` or ``batch_size``.
     """
-    # ---- argument checks, all up front ----
+    if loss not in PGD_LOSSES:
+        raise ValueError(f"unknown loss {loss!r}; expected one of {PGD_LOSSES}")
+    _check_attack_input(x)
+    labels = _check_labels(y, x.shape[0]) if loss == "ce_label" else None
+
+    def reference(clean_out: Tensor, rows: slice, device: torch.device) -> Tensor:
+        if loss == "ce_clean":
+            return clean_out.argmax(dim=1)
+        if loss == "ce_label":
+            assert labels is not None
+            return labels[rows].to(device=device, dtype=torch.long)
+        return clean_out.detach()
+
+    return projected_gradient_ascent(
+        model, x, reference=reference, loss=lambda out, ref: _source_loss(out, ref, loss),
+        eps=eps, steps=steps, step_size=step_size, random_start=random_start, seed=seed,
+        batch_size=batch_size, clip=clip,
+    )  # fmt: skip
+
+
+def _check_attack_input(x: Tensor) -> None:
     if not isinstance(x, Tensor):
         raise ValueError(f"x must be a torch.Tensor, got {type(x).__name__}")
     if not x.dtype.is_floating_point:
         raise ValueError(f"x must be floating point, got dtype {x.dtype}")
     if x.dim() < 1 or x.shape[0] == 0:
         raise ValueError(f"x must have a non-empty batch dimension, got shape {tuple(x.shape)}")
+
+
+def projected_gradient_ascent(
+    model: nn.Module,
+    x: Tensor,
+    *,
+    reference: Callable[[Tensor, slice, torch.device], Tensor],
+    loss: Callable[[Tensor, Tensor], Tensor],
+    eps: float,
+    steps: int,
+    step_size: float | None = None,
+    random_start: bool = True,
+    seed: int = 0,
+    batch_size: int = 256,
+    clip: tuple[float, float] = (0.0, 1.0),
+) -> Tensor:
+    """The L-inf PGD loop behind :func:`pgd_attack` and ``multitask.task_pgd``.
+
+    For each batch ``rows`` of ``x`` (moved to the model's device): ``ref =
+    reference(model(x_clean), rows, device)`` once, then ``steps`` ascent steps on
+    ``loss(model(x_adv), ref)`` (a scalar; sum per-sample losses so that each sample's
+    gradient is its own) with the projection, random start and trivial cases described in
+    :func:`pgd_attack`, whose argument checks (other than ``loss`` and ``y``) run here.
+    """
+    _check_attack_input(x)
     if isinstance(eps, bool) or not isinstance(eps, Real) or not math.isfinite(eps):
         raise ValueError(f"eps must be a finite real number, got {eps!r}")
     if eps < 0:
@@ -178,11 +232,7 @@ def pgd_attack(
             or step_size <= 0
         ):
             raise ValueError(f"step_size must be a positive finite number, got {step_size!r}")
-    if loss not in PGD_LOSSES:
-        raise ValueError(f"unknown loss {loss!r}; expected one of {PGD_LOSSES}")
-    if loss == "ce_label":
-        y = _check_labels(y, x.shape[0])
-    _check_batch_size(batch_size)
+    check_batch_size(batch_size)
     if len(clip) != 2:
         raise ValueError(f"clip must be a pair (low, high), got {clip!r}")
     clip_lo, clip_hi = float(clip[0]), float(clip[1])
@@ -211,26 +261,19 @@ def pgd_attack(
     if steps == 0:
         return start
 
-    device = _model_device(model, x.device)
+    device = model_device(model, x.device)
     pieces: list[Tensor] = []
-    with _eval_mode(model), torch.enable_grad():
+    with eval_mode(model), torch.enable_grad():
         for begin in range(0, x.shape[0], batch_size):
             x_clean = x[begin : begin + batch_size].to(device)
             x_adv = start[begin : begin + batch_size].to(device)
             lower = (x_clean - eps).clamp_(min=clip_lo)
             upper = (x_clean + eps).clamp_(max=clip_hi)
             with torch.no_grad():
-                clean_out = model(x_clean)
-            if loss == "ce_clean":
-                reference = clean_out.argmax(dim=1)
-            elif loss == "ce_label":
-                assert y is not None
-                reference = y[begin : begin + batch_size].to(device=device, dtype=torch.long)
-            else:
-                reference = clean_out.detach()
+                ref = reference(model(x_clean), slice(begin, begin + batch_size), device)
             for _ in range(steps):
                 x_adv.requires_grad_(True)
-                value = _source_loss(model(x_adv), reference, loss)
+                value = loss(model(x_adv), ref)
                 (grad,) = torch.autograd.grad(value, x_adv)
                 with torch.no_grad():
                     x_adv = x_adv + xi * grad.sign()
@@ -290,13 +333,13 @@ def adversarial_losses(
     if x.dim() < 1 or x.shape[0] == 0:
         raise ValueError(f"x must have a non-empty batch dimension, got shape {tuple(x.shape)}")
     y = _check_labels(y, x.shape[0])
-    _check_batch_size(batch_size)
+    check_batch_size(batch_size)
 
-    device = _model_device(model, x.device)
+    device = model_device(model, x.device)
     out: dict[str, list[Tensor]] = {
         "loss_clean": [], "loss_adv": [], "pred_clean": [], "pred_adv": []
     }
-    with _eval_mode(model), torch.no_grad():
+    with eval_mode(model), torch.no_grad():
         for begin in range(0, x.shape[0], batch_size):
             yb = y[begin : begin + batch_size].to(device=device, dtype=torch.long)
             for tag, inputs in (("clean", x), ("adv", x_adv)):

@@ -297,28 +297,9 @@ def _read_state_dict(path: Path, name: str) -> dict[str, Tensor]:
     return state
 
 
-def _abbrev(keys: Sequence[str], limit: int = 4) -> str:
-    keys = sorted(keys)
-    shown = ", ".join(keys[:limit])
-    return shown + (f" (+{len(keys) - limit} more)" if len(keys) > limit else "")
-
-
 def _load_strict(model: nn.Module, state: Mapping[str, Tensor], name: str, path: Path,
                  what: str) -> None:
-    expected = model.state_dict()
-    problems = []
-    missing = set(expected) - set(state)
-    extra = set(state) - set(expected)
-    if missing:
-        problems.append(f"missing tensors {_abbrev(list(missing))}")
-    if extra:
-        problems.append(f"unexpected tensors {_abbrev(list(extra))}")
-    for key in sorted(set(expected) & set(state)):
-        if tuple(state[key].shape) != tuple(expected[key].shape):
-            problems.append(
-                f"{key} has shape {tuple(state[key].shape)}, {what} expects "
-                f"{tuple(expected[key].shape)}"
-            )
+    problems = architectures.state_dict_problems(model, state, what)
     if problems:
         raise ModelFileError(
             f"model {name}: weights in {path} do not fit {what}: " + "; ".join(problems[:6])

@@ -53,6 +53,13 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from tqdm import tqdm
 
+from .attacks import (
+    check_batch_size,
+    eval_mode,
+    model_device,
+    projected_gradient_ascent,
+)
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -200,34 +207,6 @@ def label_free_loss(output: Tensor, clean_output: Tensor, kind: str) -> Tensor:
 # --------------------------------------------------------------------------- attack
 
 
-class _EvalMode:
-    """Put every submodule in eval mode; restore each one's own flag afterwards."""
-
-    def __init__(self, model: nn.Module) -> None:
-        self.saved = [(m, m.training) for m in model.modules()]
-        self.model = model
-
-    def __enter__(self) -> None:
-        self.model.eval()
-
-    def __exit__(self, *exc: object) -> None:
-        for module, flag in self.saved:
-            module.training = flag
-
-
-def _device_of(model: nn.Module, fallback: torch.device) -> torch.device:
-    for tensor in model.parameters():
-        return tensor.device
-    for tensor in model.buffers():
-        return tensor.device
-    return fallback
-
-
-def _check_batch_size(batch_size: int) -> None:
-    if isinstance(batch_size, bool) or not isinstance(batch_size, Integral) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
-
-
 def task_pgd(
     model: nn.Module,
     x: Tensor,
@@ -270,68 +249,21 @@ def task_pgd(
         Detached adversarial inputs on ``x``'s device; ``eps == 0`` returns ``x.clone()``.
     """
     _check_kind(kind)
-    if not isinstance(x, Tensor) or not x.dtype.is_floating_point or x.dim() < 1 \
-            or x.shape[0] == 0:
-        raise ValueError("x must be a non-empty floating-point torch.Tensor with a batch axis")
-    if isinstance(eps, bool) or not isinstance(eps, Real) or not math.isfinite(eps) \
-            or not 0 <= eps <= 1:
-        raise ValueError(f"eps must be a number in [0, 1] (pixel units), got {eps!r}")
-    if isinstance(steps, bool) or not isinstance(steps, Integral) or steps < 0:
-        raise ValueError(f"steps must be a non-negative integer, got {steps!r}")
-    if step_size is not None and (
-        isinstance(step_size, bool) or not isinstance(step_size, Real)
-        or not math.isfinite(step_size) or step_size <= 0
-    ):
-        raise ValueError(f"step_size must be a positive finite number, got {step_size!r}")
-    _check_batch_size(batch_size)
-    lo, hi = float(clip[0]), float(clip[1])
-    if not 0.0 <= lo < hi <= 1.0:
-        raise ValueError(f"clip must satisfy 0 <= low < high <= 1, got {clip!r}")
-    if not bool(((x >= lo) & (x <= hi)).all()):
-        raise ValueError(
-            f"x must lie in [{lo}, {hi}] (pixel units; normalisation belongs inside the model)"
-        )
-    if eps == 0 or (steps == 0 and not random_start):
-        return x.detach().clone()
-    xi = float(step_size) if step_size is not None else (2.5 * eps / steps if steps else 0.0)
-
-    x = x.detach()
-    if random_start:
-        generator = torch.Generator(device="cpu").manual_seed(int(seed))
-        noise = torch.rand(x.shape, generator=generator, dtype=x.dtype)
-        start = (x + (2.0 * noise - 1.0).mul_(eps).to(x.device)).clamp_(lo, hi)
-    else:
-        start = x.clone()
-    if steps == 0:
-        return start
-
-    device = _device_of(model, x.device)
-    pieces: list[Tensor] = []
-    with _EvalMode(model), torch.enable_grad():
-        for begin in range(0, x.shape[0], batch_size):
-            x_clean = x[begin : begin + batch_size].to(device)
-            x_adv = start[begin : begin + batch_size].to(device)
-            lower = (x_clean - eps).clamp_(min=lo)
-            upper = (x_clean + eps).clamp_(max=hi)
-            with torch.no_grad():
-                target = clean_target(model(x_clean), kind)
-            for _ in range(steps):
-                x_adv.requires_grad_(True)
-                value = per_sample_loss(model(x_adv), target, kind).sum()
-                (grad,) = torch.autograd.grad(value, x_adv)
-                with torch.no_grad():
-                    x_adv = x_adv + xi * grad.sign()
-                    x_adv = torch.minimum(torch.maximum(x_adv, lower), upper)
-            pieces.append(x_adv.detach().to(x.device))
-    return torch.cat(pieces, dim=0)
+    return projected_gradient_ascent(
+        model, x,
+        reference=lambda clean_out, rows, device: clean_target(clean_out, kind),
+        loss=lambda out, target: per_sample_loss(out, target, kind).sum(),
+        eps=eps, steps=steps, step_size=step_size, random_start=random_start, seed=seed,
+        batch_size=batch_size, clip=clip,
+    )  # fmt: skip
 
 
 @torch.no_grad()
 def model_outputs(model: nn.Module, x: Tensor, batch_size: int = 256) -> Tensor:
     """Outputs of ``model`` on ``x`` in eval mode, in batches, returned on the CPU."""
-    _check_batch_size(batch_size)
-    device = _device_of(model, x.device)
-    with _EvalMode(model):
+    check_batch_size(batch_size)
+    device = model_device(model, x.device)
+    with eval_mode(model):
         return torch.cat(
             [model(x[b : b + batch_size].to(device)).cpu() for b in range(0, x.shape[0], batch_size)]
         )
@@ -357,10 +289,10 @@ def adversarial_task_losses(
     if x.shape != x_adv.shape:
         raise ValueError(f"x and x_adv differ in shape: {tuple(x.shape)} vs {tuple(x_adv.shape)}")
     _check_kind(kind)
-    _check_batch_size(batch_size)
-    device = _device_of(model, x.device)
+    check_batch_size(batch_size)
+    device = model_device(model, x.device)
     pieces = []
-    with _EvalMode(model):
+    with eval_mode(model):
         for b in range(0, x.shape[0], batch_size):
             clean = model(x[b : b + batch_size].to(device))
             adv = model(x_adv[b : b + batch_size].to(device))
@@ -448,7 +380,7 @@ def train_task_model(
             total += float(loss.detach()) * len(idx)
             seen += len(idx)
         sched.step()
-        with torch.no_grad(), _EvalMode(model):
+        with torch.no_grad(), eval_mode(model):
             val_loss = float(
                 torch.cat([
                     per_sample_loss(model(x_va[b : b + 512].to(dev)), t_va[b : b + 512].to(dev),
@@ -795,7 +727,7 @@ def encoder_transfer_losses(
     import pandas as pd
 
     source = source.to(device)
-    with _EvalMode(source), torch.no_grad():
+    with eval_mode(source), torch.no_grad():
         feats = {
             part: torch.cat([
                 source.features(data.x[idx[b : b + batch_size]].to(device)).flatten(1).cpu()

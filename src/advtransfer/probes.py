@@ -28,6 +28,8 @@ from sklearn.linear_model import LogisticRegression
 from threadpoolctl import threadpool_limits
 from torch import Tensor, nn
 
+from .attacks import eval_mode
+
 __all__ = [
     "LinearProbe",
     "extract_features",
@@ -206,17 +208,11 @@ def extract_features(
     _check_positive_int(batch_size, "batch_size")
     if not isinstance(x, Tensor) or x.dim() < 1 or x.shape[0] == 0:
         raise ValueError("x must be a non-empty torch.Tensor with a batch dimension")
-    saved = [(module, module.training) for module in model.modules()]
-    model.eval()
     pieces: list[Tensor] = []
-    try:
-        with torch.no_grad():
-            for begin in range(0, x.shape[0], batch_size):
-                feats = model.features(x[begin : begin + batch_size].to(device))
-                pieces.append(feats.reshape(feats.shape[0], -1).detach().cpu())
-    finally:
-        for module, flag in saved:
-            module.training = flag
+    with eval_mode(model), torch.no_grad():
+        for begin in range(0, x.shape[0], batch_size):
+            feats = model.features(x[begin : begin + batch_size].to(device))
+            pieces.append(feats.reshape(feats.shape[0], -1).detach().cpu())
     return torch.cat(pieces, dim=0)
 
 

@@ -23,6 +23,8 @@ from torch import nn
 from tqdm import tqdm
 
 from .arcface import focal_loss
+from .attacks import model_device
+from .distributions import to_float_images
 
 __all__ = [
     "OPTIMIZERS",
@@ -85,17 +87,6 @@ def _as_tensors(data: tuple[ArrayLike, ArrayLike], name: str) -> tuple[torch.Ten
     return x, y
 
 
-def _float_batch(xb: torch.Tensor) -> torch.Tensor:
-    """A batch as float32 in [0, 1]: uint8 0..255 divided by 255, float passed through."""
-    return xb.float().div_(255.0) if xb.dtype == torch.uint8 else xb
-
-
-def _model_device(model: nn.Module) -> torch.device:
-    for p in model.parameters():
-        return p.device
-    return torch.device("cpu")
-
-
 @torch.no_grad()
 def evaluate(
     model: nn.Module,
@@ -124,13 +115,13 @@ def evaluate(
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     xt, yt = _as_tensors((x, y), "evaluation data")
-    dev = torch.device(device) if device is not None else _model_device(model)
+    dev = torch.device(device) if device is not None else model_device(model, torch.device("cpu"))
     was_training = model.training
     model.eval()
     total_loss, correct = 0.0, 0
     try:
         for start in range(0, len(yt), batch_size):
-            xb = _float_batch(xt[start : start + batch_size].to(dev))
+            xb = to_float_images(xt[start : start + batch_size].to(dev))
             yb = yt[start : start + batch_size].to(dev)
             logits = model(xb)
             total_loss += float(F.cross_entropy(logits, yb, reduction="sum"))
@@ -291,7 +282,7 @@ def train_classifier(
         current_lr = opt.param_groups[0]["lr"]
         for start in stops:
             idx = perm[start : start + batch_size].to(dev)
-            xb, yb = _float_batch(x_tr[idx]), y_tr[idx]
+            xb, yb = to_float_images(x_tr[idx]), y_tr[idx]
             if augment == "flip_crop":
                 xb = _flip_crop(xb, generator)
             opt.zero_grad(set_to_none=True)
