@@ -30,26 +30,10 @@ include: "rules/leaderboard.smk"
 include: "rules/byo.smk"
 
 
-# Cheap CPU steps (summary tables, figures) run where Snakemake runs, never as cluster jobs.
-localrules:
-    all,
-    plot_figure2,
-    summarize_transfer,
-    plot_transfer,
-    summarize_attributes,
-    plot_attributes,
-    build_atm,
-    build_affinity,
-    cluster_tasks,
-    plot_task_trees,
-    rank_estimators,
-    plot_leaderboard,
-    summarize_nlp_transfer,
-    plot_nlp_transfer,
-    summarize_byo_transfer,
-
-
+# Cheap CPU steps (summary tables, figures) carry `localrule: True`: they run where
+# Snakemake runs, never as cluster jobs.
 rule all:
     default_target: True
     input:
         get_final_outputs(),
+    localrule: True

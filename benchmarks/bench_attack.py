@@ -1,6 +1,6 @@
 """PGD throughput and the wall time of the default distributions scenario, in one run.
 
-Prints images per second of ``advtransfer.attacks.pgd_attack`` (10 steps, eps 0.1,
+Prints images per second of ``advtransfer.core.attacks.pgd_attack`` (10 steps, eps 0.1,
 label-free CE) on the digits CNN (1x8x8) and on ResNet-18 with the CIFAR stem (3x32x32),
 on the CPU and, where one is available, on a GPU; then runs the default `distributions`
 scenario through Snakemake in a temporary directory and prints its wall time.
@@ -21,8 +21,8 @@ from pathlib import Path
 import torch
 import yaml
 
-from advtransfer.architectures import build_model
-from advtransfer.attacks import pgd_attack
+from advtransfer.core.attacks import pgd_attack
+from advtransfer.images.architectures import build_model
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -16,8 +16,8 @@ import time
 import torch
 from torch import nn
 
-from advtransfer.metrics import adversarial_transferability, affine_map, input_jacobians
-from advtransfer.synthetic import SigmoidMLP
+from advtransfer.core.tau import adversarial_transferability, affine_map, input_jacobians
+from advtransfer.synthetic.experiment import SigmoidMLP
 
 
 def per_sample_loop(source: nn.Module, target: nn.Module, x: torch.Tensor) -> dict[str, float]:

@@ -24,12 +24,12 @@ import sys
 import torch
 import torch.nn.functional as F
 
-from advtransfer.arcface import ArcFaceHead
-from advtransfer.architectures import build_model
-from advtransfer.attacks import pgd_attack
-from advtransfer.datasets import load_digits_images
-from advtransfer.metrics import adversarial_transferability, input_jacobians
-from advtransfer.training import train_classifier
+from advtransfer.core.attacks import pgd_attack
+from advtransfer.core.tau import adversarial_transferability, input_jacobians
+from advtransfer.images.arcface import ArcFaceHead
+from advtransfer.images.architectures import build_model
+from advtransfer.images.datasets import load_digits_images
+from advtransfer.images.training import train_classifier
 
 FAILURES: list[str] = []
 

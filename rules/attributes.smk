@@ -90,6 +90,7 @@ rule summarize_attributes:
         ),
     log:
         "logs/attributes/summarize_attributes.log",
+    localrule: True
     conda:
         "../envs/advtransfer.yaml"
     threads: 1
@@ -127,6 +128,7 @@ rule plot_attributes:
         scatter_svg="results/attributes/scatter.svg",
     log:
         "logs/attributes/plot_attributes.log",
+    localrule: True
     conda:
         "../envs/advtransfer.yaml"
     threads: 1

@@ -174,6 +174,7 @@ rule summarize_byo_transfer:
         ),
     log:
         "logs/byo/summarize_byo_transfer.log",
+    localrule: True
     conda:
         "../envs/advtransfer.yaml"
     threads: 1

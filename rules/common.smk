@@ -1,11 +1,22 @@
 # Workflow-side Python: config validation, experiment tables, input functions.
-# Scenario-specific tables live at the top of each rules/<scenario>.smk and register
-# themselves here (`<scenario>_outputs()` for rule all, IMAGE_SOURCE_TABLES for the
-# shared image stages of rules/transfer.smk).
+# Each scenario's experiment table and input functions live in rules/common/<scenario>.smk
+# (included first); the two literal mappings below wire them together: SCENARIO_OUTPUTS
+# (what rule all asks of each scenario) and IMAGE_SOURCE_TABLES (the sources of the
+# scenarios that use the shared image stages of rules/transfer.smk).
+import os
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(workflow.basedir) / "src"))
+# The package lives in src/: parse-time imports need it on sys.path, and every job (local,
+# --sdm conda, SLURM: sbatch exports the environment) inherits it through PYTHONPATH, so
+# no script edits its path and a checkout without `pip install -e .` still runs.
+SRC = str(Path(workflow.basedir) / "src")
+if SRC not in sys.path:
+    sys.path.insert(0, SRC)
+if SRC not in os.environ.get("PYTHONPATH", "").split(os.pathsep):
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        p for p in (SRC, os.environ.get("PYTHONPATH")) if p
+    )
 
 from advtransfer.config import load_schema, validate_config  # noqa: E402
 
@@ -13,11 +24,36 @@ validate_config(
     config, load_schema(Path(workflow.basedir) / "schemas/config.schema.yaml")
 )
 
-#: Scenarios that use the shared image stages of rules/transfer.smk.
-IMAGE_SCENARIOS = ["distributions", "attributes"]
-#: {scenario: function() -> {model: {"dataset", "seed", "label"}}}, filled by rules/<scenario>.smk.
-IMAGE_SOURCE_TABLES = {}
 REFERENCE = "reference"
+
+
+include: "common/synthetic.smk"
+include: "common/distributions.smk"
+include: "common/tasks.smk"
+include: "common/attributes.smk"
+include: "common/nlp.smk"
+include: "common/leaderboard.smk"
+include: "common/byo.smk"
+
+
+#: Final products of each scenario, for rule all: {scenario: function() -> [paths]}.
+SCENARIO_OUTPUTS = {
+    "synthetic": synthetic_outputs,
+    "distributions": distributions_outputs,
+    "attributes": attributes_outputs,
+    "tasks": tasks_outputs,
+    "nlp": nlp_outputs,
+    "leaderboard": leaderboard_outputs,
+    "byo": byo_outputs,
+}
+#: Sources of the scenarios that use the shared image stages of rules/transfer.smk:
+#: {scenario: function() -> {model: {"dataset", "seed", "label"}}}.
+IMAGE_SOURCE_TABLES = {
+    "distributions": distribution_sources,
+    "attributes": attribute_sources,
+}
+#: Scenarios that use the shared image stages of rules/transfer.smk.
+IMAGE_SCENARIOS = list(IMAGE_SOURCE_TABLES)
 
 
 wildcard_constraints:
@@ -32,11 +68,11 @@ wildcard_constraints:
 def get_final_outputs():
     """Every product of the scenarios listed under `scenarios` in the config.
 
-    Each scenario's rules file defines `<scenario>_outputs()`.
+    See SCENARIO_OUTPUTS; each function lives in rules/common/<scenario>.smk.
     """
     outputs = []
     for scenario in config["scenarios"]:
-        outputs += globals()[f"{scenario}_outputs"]()
+        outputs += SCENARIO_OUTPUTS[scenario]()
     return outputs
 
 
@@ -118,18 +154,6 @@ def get_source_tables(wildcards):
             model=models,
         ),
     }
-
-
-# ---------------------------------------------------------------- per-scenario tables
-
-
-include: "common/synthetic.smk"
-include: "common/distributions.smk"
-include: "common/tasks.smk"
-include: "common/attributes.smk"
-include: "common/nlp.smk"
-include: "common/leaderboard.smk"
-include: "common/byo.smk"
 
 
 #: Training jobs of image data sets larger than the defaults allow (4 GB, 60 min):

@@ -50,6 +50,7 @@ rule rank_estimators:
         ),
     log:
         "logs/{board}/rank_estimators.log",
+    localrule: True
     conda:
         "../envs/advtransfer.yaml"
     threads: 1
@@ -76,6 +77,7 @@ rule plot_leaderboard:
         figure_svg="results/{board}/leaderboard.svg",
     log:
         "logs/{board}/plot_leaderboard.log",
+    localrule: True
     conda:
         "../envs/advtransfer.yaml"
     threads: 1

@@ -176,6 +176,7 @@ rule summarize_nlp_transfer:
         ),
     log:
         "logs/nlp/summarize_nlp_transfer.log",
+    localrule: True
     conda:
         "../envs/advtransfer.yaml"
     threads: 1
@@ -210,6 +211,7 @@ rule plot_nlp_transfer:
         scatter_svg="results/nlp/scatter.svg",
     log:
         "logs/nlp/plot_nlp_transfer.log",
+    localrule: True
     conda:
         "../envs/advtransfer.yaml"
     threads: 1

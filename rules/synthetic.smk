@@ -82,6 +82,7 @@ rule plot_figure2:
         svg="results/synthetic/figure2.svg",
     log:
         "logs/synthetic/plot_figure2.log",
+    localrule: True
     conda:
         "../envs/advtransfer.yaml"
     threads: 1

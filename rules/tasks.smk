@@ -133,6 +133,7 @@ rule build_atm:
         ),
     log:
         "logs/tasks/build_atm.log",
+    localrule: True
     conda:
         "../envs/advtransfer.yaml"
     threads: 1
@@ -158,6 +159,7 @@ rule build_affinity:
         ),
     log:
         "logs/tasks/build_affinity.log",
+    localrule: True
     conda:
         "../envs/advtransfer.yaml"
     threads: 1
@@ -190,6 +192,7 @@ rule cluster_tasks:
         ),
     log:
         "logs/tasks/cluster_tasks.log",
+    localrule: True
     conda:
         "../envs/advtransfer.yaml"
     threads: 1
@@ -225,6 +228,7 @@ rule plot_task_trees:
         figure5_svg="results/tasks/figure5.svg",
     log:
         "logs/tasks/plot_task_trees.log",
+    localrule: True
     conda:
         "../envs/advtransfer.yaml"
     threads: 1

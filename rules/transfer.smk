@@ -126,6 +126,7 @@ rule summarize_transfer:
         ),
     log:
         "logs/{scenario}/summarize_transfer.log",
+    localrule: True
     conda:
         "../envs/advtransfer.yaml"
     threads: 1
@@ -160,6 +161,7 @@ rule plot_transfer:
         scatter_svg="results/{scenario}/scatter.svg",
     log:
         "logs/{scenario}/plot_transfer.log",
+    localrule: True
     conda:
         "../envs/advtransfer.yaml"
     threads: 1

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from advtransfer.datasets import CIFAR10_CLASSES, STL10_CLASSES
+from advtransfer.images.datasets import CIFAR10_CLASSES, STL10_CLASSES
 
 __all__ = [
     "py2_pickle_dumps",

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from advtransfer.celeba import CELEBA_ATTRIBUTES
+from advtransfer.attributes.celeba import CELEBA_ATTRIBUTES
 
 __all__ = ["encode_image", "py2_bin_pickle", "write_fake_bin", "write_fake_celeba",
            "CELEBA_LANDMARKS"]

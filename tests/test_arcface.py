@@ -8,9 +8,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from advtransfer.arcface import ArcFaceHead, additive_angular_margin, focal_loss
-from advtransfer.architectures import build_model, load_model, save_model
-from advtransfer.training import train_classifier
+from advtransfer.images.arcface import ArcFaceHead, additive_angular_margin, focal_loss
+from advtransfer.images.architectures import build_model, load_model, save_model
+from advtransfer.images.training import train_classifier
 
 
 def _unit(angle: float) -> list[float]:

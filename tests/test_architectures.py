@@ -1,4 +1,4 @@
-"""Tests for advtransfer.architectures: registry shapes, save/load, load errors."""
+"""Tests for advtransfer.images.architectures: registry shapes, save/load, load errors."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from advtransfer.architectures import (
+from advtransfer.images.architectures import (
     Classifier,
     available_architectures,
     build_model,

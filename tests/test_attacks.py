@@ -1,4 +1,4 @@
-"""Tests of advtransfer.attacks: PGD in [0, 1] pixel space and cross adversarial losses."""
+"""Tests of advtransfer.core.attacks: PGD in [0, 1] pixel space and cross adversarial losses."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from sklearn.datasets import load_digits
 from torch import nn
 
-from advtransfer.attacks import PGD_LOSSES, adversarial_losses, pgd_attack
+from advtransfer.core.attacks import PGD_LOSSES, adversarial_losses, pgd_attack
 
 TOL = 1e-6
 

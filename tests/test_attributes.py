@@ -6,10 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-
-from advtransfer import attributes, datasets, imagesets
-from advtransfer.config import load_schema, validate_config
 from conftest import REPO
+
+from advtransfer.attributes import experiment
+from advtransfer.config import load_schema, validate_config
+from advtransfer.images import datasets, imagesets
 
 
 def _section(**changes) -> dict:
@@ -26,8 +27,8 @@ def test_image_attributes_on_hand_made_digits():
     for r in range(8):  # a stroke leaning right: top to the right, bottom to the left
         x[3, 0, r, 7 - r] = 1.0
     y = np.array([1, 2, 6, 7])
-    v = attributes.digits_attribute_values(x, y)
-    assert list(v) == list(attributes.DIGITS_ATTRIBUTES)
+    v = experiment.digits_attribute_values(x, y)
+    assert list(v) == list(experiment.DIGITS_ATTRIBUTES)
     np.testing.assert_array_equal(v["even"], [0, 1, 1, 0])
     np.testing.assert_array_equal(v["prime"], [0, 1, 0, 1])
     np.testing.assert_array_equal(v["greater_than_four"], [0, 0, 1, 1])
@@ -40,37 +41,37 @@ def test_image_attributes_on_hand_made_digits():
 
 def test_digits_attributes_are_roughly_balanced():
     x, y = datasets.load_digits_images()
-    v = attributes.digits_attribute_values(x, y)
+    v = experiment.digits_attribute_values(x, y)
     for name, values in v.items():
         assert 0.35 < values.mean() < 0.65, name
 
 
 def test_pairs_are_balanced_per_fold_and_correct():
     y = np.repeat(np.arange(5), 7)
-    first, second, same = attributes.make_pairs(y, 100, folds=10, seed=3)
+    first, second, same = experiment.make_pairs(y, 100, folds=10, seed=3)
     assert len(same) == 100 and (first != second).all()
     np.testing.assert_array_equal(same, y[first] == y[second])
     assert all(block.sum() == 5 for block in np.array_split(same, 10))
-    again = attributes.make_pairs(y, 100, folds=10, seed=3)
+    again = experiment.make_pairs(y, 100, folds=10, seed=3)
     np.testing.assert_array_equal(again[0], first)
     with pytest.raises(ValueError, match=">= 2 images"):
-        attributes.make_pairs(np.array([0, 1, 1]), 10, folds=2, seed=0)
+        experiment.make_pairs(np.array([0, 1, 1]), 10, folds=2, seed=0)
 
 
 def test_check_config_names_the_problem():
-    attributes.check_config(_section())
+    experiment.check_config(_section())
     with pytest.raises(ValueError, match="unknown digits attribute.*'smiling'.*valid names: even"):
-        attributes.check_config(_section(attributes=["even", "smiling"]))
+        experiment.check_config(_section(attributes=["even", "smiling"]))
     with pytest.raises(ValueError, match="not digits benchmarks"):
-        attributes.check_config(_section(verification={"benchmarks": ["lfw"]}))
+        experiment.check_config(_section(verification={"benchmarks": ["lfw"]}))
     with pytest.raises(ValueError, match="unknown celeba attribute"):
-        attributes.check_config(_section(dataset="celeba", attributes=["even", "Smiling"]))
-    assert len(attributes.attribute_names(_section(dataset="celeba", attributes=None))) == 40
+        experiment.check_config(_section(dataset="celeba", attributes=["even", "Smiling"]))
+    assert len(experiment.attribute_names(_section(dataset="celeba", attributes=None))) == 40
 
 
 def test_digits_data_sets_and_labels(tmp_path):
     cfg = _section(attributes=["even", "ink"], verification={"pairs": 40})
-    built = attributes.build_datasets(cfg)
+    built = experiment.build_datasets(cfg)
     target = built["target"]
     arrays, meta = target["arrays"], target["meta"]
     assert set(arrays) >= {"x_train", "y_train", "x_val", "x_test", "attr_even_train",
@@ -85,12 +86,12 @@ def test_digits_data_sets_and_labels(tmp_path):
     assert not np.allclose(pairs["digits"]["arrays"]["x"], pairs["digits_shift"]["arrays"]["x"])
     path = tmp_path / "target.safetensors"
     imagesets.save_imageset(path, arrays, meta)
-    labels = attributes.load_labels(path, "attr_ink", "val")
+    labels = imagesets.load_labels(path, "attr_ink", "val")
     assert labels.dtype == torch.int64 and len(labels) == len(arrays["y_val"])
-    assert attributes.label_classes(imagesets.load_meta(path), "attr_ink") == ["not ink", "ink"]
-    assert attributes.label_classes(imagesets.load_meta(path), "y")[:2] == ["zero", "one"]
+    assert imagesets.label_classes(imagesets.load_meta(path), "attr_ink") == ["not ink", "ink"]
+    assert imagesets.label_classes(imagesets.load_meta(path), "y")[:2] == ["zero", "one"]
     with pytest.raises(KeyError, match="no labels 'attr_slant'"):
-        attributes.load_labels(path, "attr_slant", "val")
+        imagesets.load_labels(path, "attr_slant", "val")
 
 
 def _fake_table() -> pd.DataFrame:
@@ -108,7 +109,7 @@ def _fake_table() -> pd.DataFrame:
 
 def test_transfer_table_normalises_by_the_maximum():
     t = _fake_table()
-    table = attributes.transfer_table(
+    table = experiment.transfer_table(
         t[["model", "attribute", "seed"]], t[["model", "cross_adv_loss"]],
         t.drop(columns=["attribute", "seed", "cross_adv_loss"]),
     )
@@ -120,7 +121,7 @@ def test_table1_ranks_attributes_and_appends_the_reference():
     t = _fake_table()
     t["adv_transferability"] = t["cross_adv_loss"] / t["cross_adv_loss"].max()
     ref = {"verif_x": 0.99, "verif_y": 0.98, "verification_accuracy": 0.985, "kshot_accuracy": 0.9}
-    top = attributes.table1(t, ["x", "y"], top=3, reference=ref)
+    top = experiment.table1(t, ["x", "y"], top=3, reference=ref)
     assert list(top["attribute"]) == ["c", "d", "a", "identity (reference)"]
     assert list(top["rank"][:3]) == [1, 2, 3] and pd.isna(top["rank"][3])
     assert list(top["verification_rank"][:3]) == [2, 4, 1]  # by mean verification accuracy
@@ -128,8 +129,9 @@ def test_table1_ranks_attributes_and_appends_the_reference():
 
 
 def test_adversarial_measures_of_a_binary_source_and_feature_jacobians():
-    from advtransfer import metrics, transfer
-    from advtransfer.architectures import build_model
+    from advtransfer.core import tau
+    from advtransfer.images import measures
+    from advtransfer.images.architectures import build_model
 
     torch.manual_seed(0)
     source = build_model("digits_cnn", 2, 1, [0.3], [0.4]).eval()
@@ -137,17 +139,17 @@ def test_adversarial_measures_of_a_binary_source_and_feature_jacobians():
     x = torch.rand(6, 1, 8, 8)
     y = torch.tensor([0, 9, 3, 7, 5, 2])  # identity labels beyond the source's two classes
     x_adv = (x + 0.05).clamp(0, 1)
-    out = transfer.adversarial_measures(source, reference, x, y, x_adv, x_adv.flip(0),
+    out = measures.adversarial_measures(source, reference, x, y, x_adv, x_adv.flip(0),
                                         jacobian_points=4, jacobian_output="features")
-    jac_s = metrics.input_jacobians(transfer._Features(source), x[:4]).double()
-    jac_r = metrics.input_jacobians(transfer._Features(reference), x[:4]).double()
+    jac_s = tau.input_jacobians(measures._Features(source), x[:4]).double()
+    jac_r = tau.input_jacobians(measures._Features(reference), x[:4]).double()
     assert jac_s.shape == (4, 64, 64)
-    expected = metrics.adversarial_transferability(jac_s, jac_r)
+    expected = tau.adversarial_transferability(jac_s, jac_r)
     assert out["tau1"] == pytest.approx(float(expected["tau1"]))
     assert out["tau2"] == pytest.approx(float(expected["tau2"]))
-    logits = transfer.adversarial_measures(source, reference, x, y, x_adv, x_adv,
+    logits = measures.adversarial_measures(source, reference, x, y, x_adv, x_adv,
                                            jacobian_points=4)
     assert 0 <= logits["tau1"] <= 1 and 0 <= logits["source_flip_rate"] <= 1
     with pytest.raises(ValueError, match="jacobian_output"):
-        transfer.adversarial_measures(source, reference, x, y, x_adv, x_adv,
+        measures.adversarial_measures(source, reference, x, y, x_adv, x_adv,
                                       jacobian_output="embedding")

@@ -7,7 +7,6 @@ import json
 import pandas as pd
 import pytest
 import yaml
-
 from conftest import REPO, run_snakemake, write_config
 from fakes_faces import write_fake_bin, write_fake_celeba
 

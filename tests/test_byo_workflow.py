@@ -11,9 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from PIL import Image
-
 from conftest import run_snakemake, write_config
+from PIL import Image
 from test_leaderboard_workflow import check_board
 from test_model_zoo import write_digits_cnn, write_resnet18, write_torchscript
 
@@ -133,9 +132,9 @@ def test_bad_model_files_stop_before_training(tmp_path):
 
 
 def test_example_config_is_valid():
-    from advtransfer.config import load_schema, validate_config
-
     from conftest import REPO
+
+    from advtransfer.config import load_schema, validate_config
 
     cfg = yaml.safe_load((REPO / "configs/byo_example.yaml").read_text())
     validate_config(cfg, load_schema(REPO / "schemas/config.schema.yaml"))

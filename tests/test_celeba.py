@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from fakes_faces import write_fake_celeba
 
-from advtransfer.celeba import (
+from advtransfer.attributes.celeba import (
     ARCFACE_TEMPLATE_112,
     CELEBA_ATTRIBUTES,
     load_faces,
     read_celeba_index,
     similarity_transform,
 )
-from advtransfer.datasets import DatasetNotFoundError
-from fakes_faces import write_fake_celeba
+from advtransfer.images.datasets import DatasetNotFoundError
 
 
 @pytest.fixture(scope="module")

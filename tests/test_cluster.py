@@ -21,7 +21,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from cluster.workflow_runs import (
     assert_same_tables,
     parse_jobs,

@@ -1,4 +1,4 @@
-"""Tests for advtransfer.datasets: class bookkeeping, splits, transforms and loaders."""
+"""Tests for advtransfer.images.datasets: class bookkeeping, splits, transforms and loaders."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from fakes import py2_pickle_dumps, write_fake_cifar10, write_fake_stl10, write_
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from advtransfer.datasets import (
+from advtransfer.images.datasets import (
     CIFAR10_CLASSES,
     DIGITS_CLASS_NAMES,
     STL10_CLASSES,

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.stats import multivariate_normal
 
-from advtransfer import estimators as est
+from advtransfer.core import estimators as est
 
 
 def _clustered(seed: int, n: int = 300, d: int = 8, k: int = 3, sep: float = 4.0, noise=1.0):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from advtransfer import imagefolder
+from advtransfer.images import imagefolder
 
 
 def write_png(path, array):

@@ -10,9 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from advtransfer import metrics, theory
-from advtransfer.metrics import adversarial_transferability, input_jacobians, top_singular
-
+from advtransfer.core import tau, theory
+from advtransfer.core.tau import adversarial_transferability, input_jacobians, top_singular
 
 
 @pytest.fixture(autouse=True)
@@ -193,16 +192,16 @@ def test_theorem2_bound_dominates_gradient_difference(seed, d_s, d_t, t):
 @settings(max_examples=10, deadline=None)
 @given(seed=st.integers(0, 10_000), t=st.floats(0.0, 1.0))
 def test_theorem3_bound_dominates_transferred_loss(seed, t):
-    from advtransfer import synthetic
+    from advtransfer.synthetic import experiment
 
-    data = synthetic.make_rbf_data(n_samples=60, input_dim=5, output_dim=3, n_rbf=8, seed=seed)
-    x = data.x / synthetic.input_scale_for(data.x)  # ||x|| <= 1 as Theorem 3 assumes
-    target = synthetic.SigmoidMLP(5, 10, 3).double().eval()
+    data = experiment.make_rbf_data(n_samples=60, input_dim=5, output_dim=3, n_rbf=8, seed=seed)
+    x = data.x / experiment.input_scale_for(data.x)  # ||x|| <= 1 as Theorem 3 assumes
+    target = experiment.SigmoidMLP(5, 10, 3).double().eval()
     torch.manual_seed(seed)
     for p in target.parameters():
         nn.init.normal_(p)
-    source = synthetic.perturbed(target, synthetic.random_direction(target, seed + 1), t)
-    out = synthetic.sweep_point(source, target, x, data.y, input_scale=1.0)
+    source = experiment.perturbed(target, experiment.random_direction(target, seed + 1), t)
+    out = experiment.sweep_point(source, target, x, data.y, input_scale=1.0)
     assert out["thm3_bound"] >= out["g_transferred_loss"]
     assert out["thm3_bound"] >= out["transferred_loss"]
 
@@ -247,17 +246,17 @@ def test_invariant_to_singular_vector_signs(monkeypatch):
     x = torch.randn(33, 6)
     js, jt = input_jacobians(f_s, x), input_jacobians(f_t, x)
     reference = adversarial_transferability(js, jt)
-    original = metrics.top_singular
+    original = tau.top_singular
     gen = torch.Generator().manual_seed(0)
 
     def flipped(jac):
         out = original(jac)
         sign = torch.where(torch.rand(jac.shape[0], generator=gen) < 0.5, -1.0, 1.0)
-        return metrics.TopSingular(
+        return tau.TopSingular(
             v=out.v * sign[:, None], u=out.u * sign[:, None], sigma1=out.sigma1, sigma2=out.sigma2
         )
 
-    monkeypatch.setattr(metrics, "top_singular", flipped)
+    monkeypatch.setattr(tau, "top_singular", flipped)
     again = adversarial_transferability(js, jt)
     for key in ("tau1", "tau2", "alpha"):
         assert float(again[key]) == pytest.approx(float(reference[key]), abs=1e-12)

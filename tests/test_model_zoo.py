@@ -13,7 +13,9 @@ import torchvision
 from safetensors.torch import save_file
 from torch import nn
 
-from advtransfer import architectures, model_zoo, probes
+from advtransfer.images import sources
+from advtransfer.core import probes
+from advtransfer.images import architectures
 
 SHAPE = (3, 16, 16)
 
@@ -95,25 +97,25 @@ def images(n=4, seed=1):
 @pytest.mark.parametrize("suffix", [".pth", ".safetensors"])
 def test_torchvision_strips_the_final_linear(tmp_path, suffix):
     original = write_resnet18(tmp_path / f"r18{suffix}")
-    model = model_zoo.load_source(spec("r", "torchvision", tmp_path / f"r18{suffix}",
+    model = sources.load_source(spec("r", "torchvision", tmp_path / f"r18{suffix}",
                                        arch="resnet18"), verify_shape=SHAPE)
     x = images()
-    mean = torch.tensor(model_zoo.IMAGENET_MEAN).view(1, 3, 1, 1)
-    std = torch.tensor(model_zoo.IMAGENET_STD).view(1, 3, 1, 1)
+    mean = torch.tensor(sources.IMAGENET_MEAN).view(1, 3, 1, 1)
+    std = torch.tensor(sources.IMAGENET_STD).view(1, 3, 1, 1)
     with torch.no_grad():
         expected = original((x - mean) / std)
-        feats, logits = model_zoo.features_and_logits(model, x, batch_size=3)
+        feats, logits = sources.features_and_logits(model, x, batch_size=3)
     assert feats.shape == (4, 512) and model.has_head
     torch.testing.assert_close(logits, expected, rtol=1e-4, atol=1e-5)
     torch.testing.assert_close(model(x), expected, rtol=1e-4, atol=1e-5)
-    info = model_zoo.describe_source(model, SHAPE)
+    info = sources.describe_source(model, SHAPE)
     assert info == {"feature_dim": 512, "num_source_classes": 5,
                     "parameters": sum(p.numel() for p in original.parameters())}
 
 
 def test_torchvision_normalisation_override(tmp_path):
     original = write_resnet18(tmp_path / "r.pth", num_classes=3)
-    model = model_zoo.load_source(spec("r", "torchvision", tmp_path / "r.pth", arch="resnet18",
+    model = sources.load_source(spec("r", "torchvision", tmp_path / "r.pth", arch="resnet18",
                                        mean=[0.5] * 3, std=[0.5] * 3))
     x = images()
     with torch.no_grad():
@@ -122,14 +124,14 @@ def test_torchvision_normalisation_override(tmp_path):
 
 def test_torchscript_features_method(tmp_path):
     net = write_torchscript(tmp_path / "tiny.pt")
-    model = model_zoo.load_source(spec("t", "torchscript", tmp_path / "tiny.pt"),
+    model = sources.load_source(spec("t", "torchscript", tmp_path / "tiny.pt"),
                                   verify_shape=SHAPE)
     x = images()
     with torch.no_grad():
-        feats, logits = model_zoo.features_and_logits(model, x)
+        feats, logits = sources.features_and_logits(model, x)
         torch.testing.assert_close(feats, net.features(x))
         torch.testing.assert_close(logits, net(x))
-    assert model_zoo.describe_source(model, SHAPE)["num_source_classes"] == 3
+    assert sources.describe_source(model, SHAPE)["num_source_classes"] == 3
     # probes freeze it and restore every train flag
     model.train()
     assert probes.extract_features(model, x).shape == (4, 6)
@@ -138,14 +140,14 @@ def test_torchscript_features_method(tmp_path):
 
 def test_torchscript_output_as_features(tmp_path):
     net = write_torchscript(tmp_path / "plain.pt", with_features=False)
-    model = model_zoo.load_source(spec("t", "torchscript", tmp_path / "plain.pt",
+    model = sources.load_source(spec("t", "torchscript", tmp_path / "plain.pt",
                                        features="output"), verify_shape=SHAPE)
     x = images()
-    feats, logits = model_zoo.features_and_logits(model, x)
+    feats, logits = sources.features_and_logits(model, x)
     assert not model.has_head and logits is None
     with torch.no_grad():
         torch.testing.assert_close(feats, net(x))
-    assert model_zoo.describe_source(model, SHAPE)["num_source_classes"] == 0
+    assert sources.describe_source(model, SHAPE)["num_source_classes"] == 0
 
 
 @pytest.mark.parametrize("variant", ["metadata", "explicit_arch", "sidecar"])
@@ -154,7 +156,7 @@ def test_safetensors_registered_architecture(tmp_path, variant):
     original = write_digits_cnn(path, metadata=variant == "metadata",
                                 sidecar=variant == "sidecar")
     extra = {"arch": "digits_cnn"} if variant == "explicit_arch" else {}
-    model = model_zoo.load_source(spec("d", "safetensors", path, **extra), verify_shape=SHAPE)
+    model = sources.load_source(spec("d", "safetensors", path, **extra), verify_shape=SHAPE)
     assert isinstance(model, architectures.DigitsCNN)
     x = images()
     with torch.no_grad():
@@ -211,19 +213,19 @@ BAD = [
 @pytest.mark.parametrize("case,bad,fragments", BAD, ids=[b[0] for b in BAD])
 def test_bad_model_files_name_path_and_fix(files, case, bad, fragments):
     bad = {**bad, "file": bad["file"].format(root=files)}
-    with pytest.raises(model_zoo.ModelFileError) as err:
-        model_zoo.load_source(bad, verify_shape=SHAPE)
+    with pytest.raises(sources.ModelFileError) as err:
+        sources.load_source(bad, verify_shape=SHAPE)
     for fragment in fragments:
         assert fragment in str(err.value), (case, str(err.value))
 
 
 def test_file_checks_need_no_model_build(files):
-    model_zoo.check_source_file(spec("t", "torchscript", files / "tiny.pt"))
-    with pytest.raises(model_zoo.ModelFileError, match="not a TorchScript archive"):
-        model_zoo.check_source_file(spec("t", "torchscript", files / "r18.safetensors"))
+    sources.check_source_file(spec("t", "torchscript", files / "tiny.pt"))
+    with pytest.raises(sources.ModelFileError, match="not a TorchScript archive"):
+        sources.check_source_file(spec("t", "torchscript", files / "r18.safetensors"))
 
 
 def test_images_the_model_rejects(files):
-    with pytest.raises(model_zoo.ModelFileError, match=r"fails on images of shape \(1, 16, 16\)"):
-        model_zoo.load_source(spec("r", "torchvision", files / "r18.pth", arch="resnet18"),
+    with pytest.raises(sources.ModelFileError, match=r"fails on images of shape \(1, 16, 16\)"):
+        sources.load_source(spec("r", "torchvision", files / "r18.pth", arch="resnet18"),
                               verify_shape=(1, 16, 16))

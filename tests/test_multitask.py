@@ -1,4 +1,4 @@
-"""Tests of advtransfer.multitask: task losses, label-free PGD, training, transfer heads, I/O."""
+"""Tests of advtransfer.tasks.models: task losses, label-free PGD, training, transfer heads, I/O."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import pytest
 import torch
 from torch import nn
 
-from advtransfer import attacks
-from advtransfer import multitask as mt
-from advtransfer.digitstasks import TaskNet
+from advtransfer.core import attacks
+from advtransfer.tasks import models as mt
+from advtransfer.tasks.digits import TaskNet
 
 
 class Dense(nn.Module):

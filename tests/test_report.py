@@ -24,7 +24,6 @@ from html import unescape
 from pathlib import Path
 
 import pytest
-
 from cluster.workflow_runs import final_outputs, reference_run
 from conftest import REPO, tiny_config, write_config
 

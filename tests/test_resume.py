@@ -21,7 +21,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
 from cluster.workflow_runs import assert_same_tables, reference_run, snakemake_command
 from conftest import REPO, run_snakemake, tiny_config, write_config
 

@@ -1,4 +1,4 @@
-"""Tests of advtransfer.stats: rank correlations with (group) bootstrap intervals."""
+"""Tests of advtransfer.core.stats: rank correlations with (group) bootstrap intervals."""
 
 from __future__ import annotations
 
@@ -9,8 +9,14 @@ import pandas as pd
 import pytest
 from scipy import stats as sps
 
-from advtransfer.stats import CORRELATION_COLUMNS, correlation_table, rank_correlations
-from advtransfer.stats import _kendall_rows, _pearson_rows, _spearman_rows
+from advtransfer.core.stats import (
+    CORRELATION_COLUMNS,
+    _kendall_rows,
+    _pearson_rows,
+    _spearman_rows,
+    correlation_table,
+    rank_correlations,
+)
 
 METHODS = ("spearman", "kendall", "pearson")
 

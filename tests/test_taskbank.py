@@ -1,4 +1,4 @@
-"""Tests of advtransfer.taskbank: task-bank architecture, weight import, images."""
+"""Tests of advtransfer.tasks.taskbank: task-bank architecture, weight import, images."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-from advtransfer import multitask as mt
-from advtransfer import taskbank as tb
-from advtransfer.taskonomy import TASKONOMY_15
+from advtransfer.tasks import models as mt
+from advtransfer.tasks import taskbank as tb
+from advtransfer.tasks.taskonomy import TASKONOMY_15
 
 
 def test_task_table_covers_the_paper_tasks():

@@ -1,4 +1,4 @@
-"""Tests of advtransfer.taskgraph: tournaments, Perron vectors, task trees, category entropy."""
+"""Tests of advtransfer.tasks.graph: tournaments, Perron vectors, task trees, category entropy."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from hypothesis.extra import numpy as hnp
 from scipy.cluster.hierarchy import fcluster
 from scipy.stats import entropy as scipy_entropy
 
-from advtransfer.taskgraph import (
+from advtransfer.tasks.graph import (
     atm,
     atm_without_self,
     cut_tree,

@@ -1,4 +1,4 @@
-"""Tests of advtransfer.taskonomy and of the task tree on the public Taskonomy affinities.
+"""Tests of advtransfer.tasks.taskonomy and of the task tree on the public Taskonomy affinities.
 
 Tests marked by the ``taskonomy_dir`` fixture read the shared affinity files
 (``../shared/data/taskonomy`` beside the checkout, or ``$ADVTRANSFER_TASKONOMY_DIR``) and
@@ -16,8 +16,8 @@ import pandas as pd
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
-from advtransfer import taskonomy as tx
-from advtransfer.taskgraph import cut_tree, entropy_curve, normalise, task_tree
+from advtransfer.tasks import taskonomy as tx
+from advtransfer.tasks.graph import cut_tree, entropy_curve, normalise, task_tree
 
 SEMANTIC = {"segmentsemantic", "class_1000", "class_places"}
 CORE_3D = {"edge3d", "keypoint3d", "reshade", "rgb2depth", "rgb2mist", "segment25d"}

@@ -1,4 +1,4 @@
-"""Tests of advtransfer.digitstasks: the embedded digits multi-task benchmark."""
+"""Tests of advtransfer.tasks.digits: the embedded digits multi-task benchmark."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from advtransfer import digitstasks as dt
+from advtransfer.tasks import digits as dt
 
 CFG = {"canvas": 14, "rotations": [-20, 0, 20], "max_shift": 2, "copies": 2,
        "split": [0.6, 0.1, 0.3], "seed": 0, "noise_std": 0.2, "mask_size": 4}

@@ -1,4 +1,4 @@
-"""Tests of advtransfer.tasktables: long loss tables -> ATM / affinity -> agreement tables."""
+"""Tests of advtransfer.tasks.tables: long loss tables -> ATM / affinity -> agreement tables."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from advtransfer import tasktables as tt
+from advtransfer.tasks import tables as tt
 
 TASKS = ["a1", "a2", "b1", "b2"]
 CATEGORIES = {"a1": "A", "a2": "A", "b1": "B", "b2": "B"}

@@ -1,4 +1,4 @@
-"""Tests of advtransfer.text_attack: the TextFooler-style attack on hand-built classifiers."""
+"""Tests of advtransfer.nlp.attack: the TextFooler-style attack on hand-built classifiers."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from advtransfer.text_attack import (
+from advtransfer.nlp.attack import (
     STOP_WORDS,
     WORD_PATTERN,
     EmbeddingNeighbours,
@@ -15,7 +15,7 @@ from advtransfer.text_attack import (
     deletion_importance,
     textfooler_attack,
 )
-from advtransfer.text_transfer import attack_indices, attack_sentences
+from advtransfer.nlp.measures import attack_indices, attack_sentences
 
 
 class BagOfWords:

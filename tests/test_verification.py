@@ -7,8 +7,7 @@ import pickle
 import numpy as np
 import pytest
 import torch
-
-from advtransfer.verification import (
+from advtransfer.attributes.verification import (
     decode_images,
     embed,
     load_bin_pairs,

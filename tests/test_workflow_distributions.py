@@ -5,7 +5,6 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 import yaml
-
 from conftest import REPO, run_snakemake, write_config
 from fakes import write_fake_cifar10, write_fake_stl10
 

@@ -6,7 +6,6 @@ import re
 
 import pandas as pd
 import pytest
-
 from conftest import run_snakemake, write_config
 
 pytestmark = pytest.mark.workflow

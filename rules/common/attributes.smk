@@ -1,5 +1,5 @@
 # Experiment tables and input functions of the attributes scenario (rules/attributes.smk).
-from advtransfer.attributes import (
+from advtransfer.attributes.experiment import (
     attribute_label_key,
     attribute_names,
     check_config,
@@ -23,9 +23,6 @@ def attribute_sources():
                 "labels": attribute_label_key(name),
             }
     return table
-
-
-IMAGE_SOURCE_TABLES["attributes"] = attribute_sources
 
 
 def get_attribute_sources(wildcards):

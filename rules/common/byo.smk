@@ -1,6 +1,7 @@
 # Experiment tables and input functions of the byo scenario (rules/byo.smk): candidate
 # source models supplied by the user, and a target given as an image folder.
-from advtransfer import imagefolder, model_zoo  # noqa: E402
+from advtransfer.images import sources  # noqa: E402
+from advtransfer.images import imagefolder  # noqa: E402
 
 BYO_DATA = "results/byo/data/target.safetensors"
 BYO_REFERENCE = f"results/byo/models/{REFERENCE}.safetensors"
@@ -32,8 +33,8 @@ def byo_models():
     problems = []
     for entry in entries:
         try:
-            model_zoo.check_source_file(entry)
-        except model_zoo.ModelFileError as err:
+            sources.check_source_file(entry)
+        except sources.ModelFileError as err:
             problems.append(str(err))
     if problems:
         raise ValueError("bad byo.models entries:\n  - " + "\n  - ".join(problems))

@@ -1,5 +1,5 @@
 # Experiment tables and input functions of the distributions scenario (rules/distributions.smk).
-from advtransfer.distributions import (
+from advtransfer.distributions.sources import (
     source_dataset_name,
     source_percentages,
 )  # noqa: E402
@@ -21,9 +21,6 @@ def distribution_sources():
                 "label": label,
             }
     return table
-
-
-IMAGE_SOURCE_TABLES["distributions"] = distribution_sources
 
 
 def distribution_datasets():

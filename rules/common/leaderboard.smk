@@ -1,7 +1,7 @@
 # Source pools and input functions of the transferability leaderboard (rules/leaderboard.smk).
 #
 # A pool is everything the leaderboard needs about one scenario:
-#   sources     {model: spec}, spec as in advtransfer.model_zoo ({"format", "file", ...})
+#   sources     {model: spec}, spec as in advtransfer.images.sources ({"format", "file", ...})
 #   data        the target imageset (estimators read its train / val splits only)
 #   transfer    the scenario's transfer.tsv (adversarial measures and probe accuracies)
 #   per_source  benchmark files of the jobs behind one source's adversarial measures
@@ -110,7 +110,7 @@ def get_score_inputs(wildcards):
 
 
 def get_source_specs(wildcards):
-    """The model_zoo specs of a pool's sources: {model: spec}."""
+    """The source-model specs of a pool's sources: {model: spec}."""
     return leaderboard_pool(wildcards.board)["sources"]
 
 

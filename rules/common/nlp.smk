@@ -1,5 +1,5 @@
 # Experiment tables and input functions of the nlp scenario (rules/nlp.smk).
-from advtransfer.text_data import check_local_dataset, load_word_vectors  # noqa: E402
+from advtransfer.nlp.data import check_local_dataset, load_word_vectors  # noqa: E402
 
 NLP_REFERENCE = "reference"
 

@@ -1,12 +1,12 @@
 # Experiment tables and input functions of the tasks scenario (rules/tasks.smk).
-from advtransfer.digitstasks import DIGITS_TASK_TABLE  # noqa: E402
-from advtransfer.taskbank import (
+from advtransfer.tasks.digits import DIGITS_TASK_TABLE  # noqa: E402
+from advtransfer.tasks.taskbank import (
     TASKBANK_TABLE,
     missing_weights_message,
     select_images,
     weight_files,
 )  # noqa: E402
-from advtransfer.taskonomy import (
+from advtransfer.tasks.taskonomy import (
     AFFINITY_PICKLE_NAME,
     AFFINITY_SOURCE_HINT,
     DATA_DIR_ENV,

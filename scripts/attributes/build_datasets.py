@@ -1,16 +1,14 @@
 """Build the attributes scenario's data: target (identities + attributes), probe, pairs."""
 
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(snakemake.scriptdir).parents[1] / "src"))  # noqa: F821
+from advtransfer.attributes import experiment
+from advtransfer.images import imagesets
+from advtransfer.jobs import start_job
 
-from advtransfer import attributes, imagesets, io  # noqa: E402
-
-smk = snakemake  # noqa: F821
-log = io.setup_logging(smk.log[0])
+smk, log = start_job(snakemake)  # noqa: F821
 cfg = smk.params.cfg
-built = attributes.build_datasets(cfg, threads=smk.threads)  # checks every input file first
+built = experiment.build_datasets(cfg, threads=smk.threads)  # checks every input file first
 for name in ("target", "probe"):
     entry = built[name]
     sizes = {k: tuple(v.shape) for k, v in entry["arrays"].items() if k.startswith("x_")}

@@ -1,26 +1,22 @@
 """Knowledge transferability of one model: its stripped embedding as a recognition feature."""
 
-import sys
-from pathlib import Path
+import pandas as pd
 
-sys.path.insert(0, str(Path(snakemake.scriptdir).parents[1] / "src"))  # noqa: F821
+from advtransfer import io
+from advtransfer.attributes import experiment
+from advtransfer.core.modelutils import pick_device
+from advtransfer.images import architectures, imagesets
+from advtransfer.jobs import start_job
 
-import pandas as pd  # noqa: E402
-import torch  # noqa: E402
-
-from advtransfer import architectures, attributes, imagesets, io, training  # noqa: E402
-
-smk = snakemake  # noqa: F821
-log = io.setup_logging(smk.log[0])
-torch.set_num_threads(smk.threads)
+smk, log = start_job(snakemake)  # noqa: F821
 ver, probe = smk.params.verification, smk.params.probe
-device = training.pick_device("auto")
+device = pick_device("auto")
 model, meta = architectures.load_model(smk.input.model)
 pairs = {}
 for bench, path in zip(smk.params.benchmarks, smk.input.pairs):
     tensors = io.load_tensors(path)
     pairs[bench] = (tensors["x"], tensors["issame"])
-row = attributes.recognition_measures(
+row = experiment.recognition_measures(
     model.to(device), pairs, imagesets.load_split(smk.input.probe, "train"),
     imagesets.load_split(smk.input.probe, "test"), flip=ver["flip"], folds=ver["folds"],
     C=probe["C"], kshot=probe["kshot"], device=device,

@@ -1,20 +1,16 @@
 """PGD (L-inf) images of the byo reference on target validation images."""
 
-import sys
-from pathlib import Path
+from advtransfer import io
+from advtransfer.images import sources
+from advtransfer.core import attacks
+from advtransfer.core.modelutils import pick_device
+from advtransfer.images import imagesets
+from advtransfer.jobs import start_job
 
-sys.path.insert(0, str(Path(snakemake.scriptdir).parents[1] / "src"))  # noqa: F821
-
-import torch  # noqa: E402
-
-from advtransfer import attacks, imagesets, io, model_zoo, training  # noqa: E402
-
-smk = snakemake  # noqa: F821
-log = io.setup_logging(smk.log[0])
-torch.set_num_threads(smk.threads)
+smk, log = start_job(snakemake)  # noqa: F821
 cfg = smk.params.attack
-device = training.pick_device("auto")
-model = model_zoo.load_source(smk.params.spec).to(device)
+device = pick_device("auto")
+model = sources.load_source(smk.params.spec).to(device)
 x, y = imagesets.load_split(smk.input.data, "val")  # never the test split
 idx = imagesets.attack_subset(len(y), cfg["n_images"], cfg["seed"])
 x, y = x[idx], y[idx]

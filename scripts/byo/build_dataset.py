@@ -1,16 +1,11 @@
 """Read the target image folder, resize, and split it into train / val / test (stratified)."""
 
-import sys
-from pathlib import Path
+import numpy as np
 
-sys.path.insert(0, str(Path(snakemake.scriptdir).parents[1] / "src"))  # noqa: F821
+from advtransfer.images import datasets, imagefolder, imagesets
+from advtransfer.jobs import start_job
 
-import numpy as np  # noqa: E402
-
-from advtransfer import datasets, imagefolder, imagesets, io  # noqa: E402
-
-smk = snakemake  # noqa: F821
-log = io.setup_logging(smk.log[0])
+smk, log = start_job(snakemake)  # noqa: F821
 cfg = smk.params.target
 index = imagefolder.scan_image_folder(cfg["image_folder"], max_per_class=cfg["max_per_class"])
 log.info("%s: %d images in classes %s", index.root, len(index.files), index.counts())

@@ -1,16 +1,11 @@
 """Merge the candidates' adversarial rows and probe table into results/byo/transfer.tsv."""
 
-import sys
-from pathlib import Path
+import pandas as pd
 
-sys.path.insert(0, str(Path(snakemake.scriptdir).parents[1] / "src"))  # noqa: F821
+from advtransfer import io
+from advtransfer.jobs import start_job
 
-import pandas as pd  # noqa: E402
-
-from advtransfer import io  # noqa: E402
-
-smk = snakemake  # noqa: F821
-log = io.setup_logging(smk.log[0])
+smk, log = start_job(snakemake)  # noqa: F821
 adv = pd.concat([pd.read_csv(p, sep="\t") for p in smk.input.adversarial], ignore_index=True)
 probe = pd.read_csv(smk.input.probes, sep="\t")
 info = pd.read_csv(smk.input.candidates, sep="\t")[["model", "label", "format", "arch"]]

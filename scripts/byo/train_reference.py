@@ -1,23 +1,17 @@
 """Train the reference model on the byo target; model selection on the validation split."""
 
-import sys
-from pathlib import Path
+import torch
 
-sys.path.insert(0, str(Path(snakemake.scriptdir).parents[1] / "src"))  # noqa: F821
+from advtransfer.images import architectures, datasets, imagesets, training
+from advtransfer.jobs import start_job
 
-import torch  # noqa: E402
-
-from advtransfer import architectures, distributions, imagesets, io, training  # noqa: E402
-
-smk = snakemake  # noqa: F821
-log = io.setup_logging(smk.log[0])
-torch.set_num_threads(smk.threads)
+smk, log = start_job(snakemake)  # noqa: F821
 cfg, seed = smk.params.train, smk.params.seed
 device = training.pick_device("auto")
 meta = imagesets.load_meta(smk.input.data)
 x_train, y_train = imagesets.load_split(smk.input.data, "train")
 x_val, y_val = imagesets.load_split(smk.input.data, "val")
-mean, std = distributions.channel_stats(x_train)
+mean, std = datasets.channel_stats(x_train)
 torch.manual_seed(seed)
 model = architectures.build_model(
     cfg["arch"], num_classes=len(meta["classes"]), in_channels=x_train.shape[1], mean=mean, std=std

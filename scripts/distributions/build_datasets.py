@@ -1,16 +1,14 @@
 """Build the five source data sets and the target data set (SPEC §5.2)."""
 
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(snakemake.scriptdir).parents[1] / "src"))  # noqa: F821
+from advtransfer.distributions import sources
+from advtransfer.images import imagesets
+from advtransfer.jobs import start_job
 
-from advtransfer import distributions, imagesets, io  # noqa: E402
-
-smk = snakemake  # noqa: F821
-log = io.setup_logging(smk.log[0])
+smk, log = start_job(snakemake)  # noqa: F821
 cfg = smk.params.cfg
-built = distributions.build_datasets(cfg)
+built = sources.build_datasets(cfg)
 for path in smk.output.data:
     name = Path(path).name.removesuffix(".safetensors")
     entry = built[name]

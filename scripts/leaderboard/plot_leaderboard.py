@@ -1,19 +1,15 @@
 """Leaderboard figure: weighted tau with bootstrap intervals per measure, and cost."""
 
-import sys
-from pathlib import Path
+import pandas as pd
 
-sys.path.insert(0, str(Path(snakemake.scriptdir).parents[1] / "src"))  # noqa: F821
+from advtransfer import io
+from advtransfer.jobs import start_job
+from advtransfer.leaderboard import figure
 
-import pandas as pd  # noqa: E402
-
-from advtransfer import io, leaderboard_figure  # noqa: E402
-
-smk = snakemake  # noqa: F821
-log = io.setup_logging(smk.log[0])
+smk, log = start_job(snakemake)  # noqa: F821
 board = pd.read_csv(smk.input.board, sep="\t")
 n = int(board["n"].max())
-fig = leaderboard_figure.leaderboard_figure(
+fig = figure.leaderboard_figure(
     board, title=f"{smk.wildcards.board}: which measure ranks the {n} sources by transfer accuracy",
 )
 with io.atomic_path(smk.output.figure) as tmp:

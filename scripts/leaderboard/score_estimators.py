@@ -1,22 +1,21 @@
 """Score every source of a pool with every transferability estimator on target training data."""
 
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(snakemake.scriptdir).parents[1] / "src"))  # noqa: F821
+import pandas as pd
+import torch
+from tqdm import tqdm
 
-import pandas as pd  # noqa: E402
-import torch  # noqa: E402
-from tqdm import tqdm  # noqa: E402
+from advtransfer import io
+from advtransfer.images import sources
+from advtransfer.core import scoring
+from advtransfer.core.modelutils import pick_device
+from advtransfer.images import imagesets
+from advtransfer.jobs import start_job
 
-from advtransfer import imagesets, io, leaderboard, model_zoo, training  # noqa: E402
-
-smk = snakemake  # noqa: F821
-log = io.setup_logging(smk.log[0])
-torch.set_num_threads(smk.threads)
+smk, log = start_job(snakemake)  # noqa: F821
 cfg = smk.params.cfg
-device = training.pick_device("auto")
+device = pick_device("auto")
 # the estimators see target training (and optionally validation) data only, never test
 splits = ["train", "val"] if cfg["split"] == "train_val" else ["train"]
 if "val" in splits and "val" not in imagesets.load_meta(smk.input.data).get("sizes", {}):
@@ -27,12 +26,12 @@ x, y = torch.cat([p[0] for p in parts]).to(device), torch.cat([p[1] for p in par
 rows = []
 for name, spec in tqdm(smk.params.specs.items(), desc="sources"):
     clock = [time.perf_counter()]
-    model = model_zoo.load_source(spec).to(device)
+    model = sources.load_source(spec).to(device)
     clock.append(time.perf_counter())
-    feats, logits = model_zoo.features_and_logits(model, x, batch_size=cfg["batch_size"])
+    feats, logits = sources.features_and_logits(model, x, batch_size=cfg["batch_size"])
     clock.append(time.perf_counter())
-    probs = None if logits is None else leaderboard.softmax(logits.numpy())
-    scores, seconds = leaderboard.run_estimators(
+    probs = None if logits is None else scoring.softmax(logits.numpy())
+    scores, seconds = scoring.run_estimators(
         feats.numpy(), probs, y.numpy(), cfg["estimators"], settings=cfg
     )
     rows.append({"model": name, **scores, "n_samples": len(y), "feature_dim": int(feats.shape[1]),

@@ -1,48 +1,35 @@
 """TextFooler-style attack of one classifier on the drawn target test sentences."""
 
-import sys
-from pathlib import Path
+from advtransfer import io
+from advtransfer.core.modelutils import pick_device
+from advtransfer.jobs import start_job
+from advtransfer.nlp import attack, data, measures, models
 
-sys.path.insert(0, str(Path(snakemake.scriptdir).parents[1] / "src"))  # noqa: F821
-
-import torch  # noqa: E402
-
-from advtransfer import (  # noqa: E402
-    io,
-    text_attack,
-    text_data,
-    text_models,
-    text_transfer,
-    training,
-)
-
-smk = snakemake  # noqa: F821
-log = io.setup_logging(smk.log[0])
-text_models.set_offline()
-torch.set_num_threads(smk.threads)
+smk, log = start_job(snakemake)  # noqa: F821
+models.set_offline()
 cfg = smk.params.attack
-device = training.pick_device("auto")
-clf, _ = text_models.load_classifier(smk.input.model, device=device)
+device = pick_device("auto")
+clf, _ = models.load_classifier(smk.input.model, device=device)
 if cfg["embeddings"]:  # counter-fitted vectors, restricted to lower-case words
-    words, vectors = text_data.load_word_vectors(smk.input.vectors)
-    neighbours = text_attack.EmbeddingNeighbours(
+    words, vectors = data.load_word_vectors(smk.input.vectors)
+    neighbours = attack.EmbeddingNeighbours(
         words, vectors, k=cfg["candidates"], min_cosine=cfg["min_cosine"],
-        exclude=text_attack.STOP_WORDS)
+        exclude=attack.STOP_WORDS)
 else:  # the model's own (frozen) input token embeddings
-    neighbours = text_transfer.vocabulary_neighbours(
+    neighbours = measures.vocabulary_neighbours(
         clf.vocabulary(), clf.word_embeddings(), k=cfg["candidates"],
         min_cosine=cfg["min_cosine"])
 similarity = None
 if cfg["min_similarity"] is not None:
     info = io.read_json(smk.input.encoder)
     if cfg["similarity_encoder"] == "packaged_minilm":
-        info = text_models.resolve_encoder({"kind": "packaged_minilm"})
-    encoder = text_models.SentenceEncoder(text_models.encoder_path(info),
+        info = models.resolve_encoder({"kind": "packaged_minilm"})
+    encoder = models.SentenceEncoder(models.encoder_path(info),
                                           max_length=clf.max_length, device=device)
     similarity = encoder.similarity
-texts, labels = text_data.split_texts(text_data.read_dataset(smk.input.data), "test")
-index = text_transfer.attack_indices(len(texts), cfg["n_sentences"], cfg["seed"])
-table = text_transfer.attack_sentences(
+texts, labels = data.split_texts(data.read_dataset(smk.input.data), "test")
+index = measures.attack_indices(len(texts), cfg["n_sentences"], cfg["seed"])
+table = measures.attack_sentences(
     lambda batch: clf.predict_proba(batch, cfg["batch_size"]), texts, labels, index,
     neighbours, max_change_rate=cfg["max_change_rate"], similarity=similarity,
     min_similarity=cfg["min_similarity"], batch_size=cfg["batch_size"],

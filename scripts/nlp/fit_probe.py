@@ -1,24 +1,19 @@
 """Knowledge transferability of one text source: linear probe on the frozen encoder."""
 
-import sys
-from pathlib import Path
+import pandas as pd
 
-sys.path.insert(0, str(Path(snakemake.scriptdir).parents[1] / "src"))  # noqa: F821
+from advtransfer import io
+from advtransfer.core.modelutils import pick_device
+from advtransfer.jobs import start_job
+from advtransfer.nlp import data, measures, models
 
-import pandas as pd  # noqa: E402
-import torch  # noqa: E402
-
-from advtransfer import io, text_data, text_models, text_transfer, training  # noqa: E402
-
-smk = snakemake  # noqa: F821
-log = io.setup_logging(smk.log[0])
-text_models.set_offline()
-torch.set_num_threads(smk.threads)
-device = training.pick_device("auto")
-source, meta = text_models.load_classifier(smk.input.source, device=device)
-data = text_data.read_dataset(smk.input.data)
-row = text_transfer.text_knowledge_measures(
-    source, text_data.split_texts(data, "train"), text_data.split_texts(data, "test"),
+smk, log = start_job(snakemake)  # noqa: F821
+models.set_offline()
+device = pick_device("auto")
+source, meta = models.load_classifier(smk.input.source, device=device)
+dataset = data.read_dataset(smk.input.data)
+row = measures.text_knowledge_measures(
+    source, data.split_texts(dataset, "train"), data.split_texts(dataset, "test"),
     num_classes=len(io.read_json(smk.input.data_meta)["classes"]), probe=smk.params.probe,
     batch_size=smk.params.batch_size,
 )

@@ -1,28 +1,24 @@
 """Figure 3 (text): adversarial loss beside transfer accuracy, and the measure scatter."""
 
-import sys
-from pathlib import Path
+import pandas as pd
 
-sys.path.insert(0, str(Path(snakemake.scriptdir).parents[1] / "src"))  # noqa: F821
+from advtransfer import io, plots
+from advtransfer.jobs import start_job
+from advtransfer.nlp import measures
 
-import pandas as pd  # noqa: E402
-
-from advtransfer import io, plots, text_transfer  # noqa: E402
-
-smk = snakemake  # noqa: F821
-log = io.setup_logging(smk.log[0])
+smk, log = start_job(snakemake)  # noqa: F821
 table = pd.read_csv(smk.input.transfer, sep="\t")
 corr = pd.read_csv(smk.input.correlation, sep="\t")
 attack = smk.params.attack
 setting = f"TextFooler-style, ≤ {attack['max_change_rate']:.0%} of words"
 bars = plots.transfer_bars(table, title=f"nlp: adversarial vs knowledge transfer ({setting})")
 scatter = plots.transfer_scatter(
-    table, corr, knowledge="probe_accuracy", measures=text_transfer.NLP_ADVERSARIAL_MEASURES,
+    table, corr, knowledge="probe_accuracy", measures=measures.ADVERSARIAL_MEASURES,
     title=f"nlp: adversarial measures vs transfer accuracy ({setting})",
 )
 for fig, png, svg in ((bars, smk.output.figure3, smk.output.figure3_svg),
                       (scatter, smk.output.scatter, smk.output.scatter_svg)):
-    text_transfer.relabel_for_text(fig)
+    measures.relabel_for_text(fig)
     with io.atomic_path(png) as tmp:
         fig.savefig(tmp, dpi=130, format="png")
     with io.atomic_path(svg) as tmp:

@@ -1,17 +1,13 @@
 """Load one text data set (csv / json / hf / synthetic) and write its normalised splits."""
 
-import sys
-from pathlib import Path
+from advtransfer import io
+from advtransfer.jobs import start_job
+from advtransfer.nlp import data, models
 
-sys.path.insert(0, str(Path(snakemake.scriptdir).parents[1] / "src"))  # noqa: F821
-
-from advtransfer import io, text_data, text_models  # noqa: E402
-
-smk = snakemake  # noqa: F821
-log = io.setup_logging(smk.log[0])
-text_models.set_offline(smk.params.allow_download)
+smk, log = start_job(snakemake)  # noqa: F821
+models.set_offline(smk.params.allow_download)
 name = smk.wildcards.dataset
-frame, meta = text_data.prepare_dataset(
+frame, meta = data.prepare_dataset(
     name, smk.params.spec, cache_dir=smk.params.cache_dir,
     allow_download=smk.params.allow_download,
 )

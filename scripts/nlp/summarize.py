@@ -1,16 +1,13 @@
 """Merge per-source rows into transfer.tsv and rank-correlate adversarial vs knowledge measures."""
 
-import sys
-from pathlib import Path
+import pandas as pd
 
-sys.path.insert(0, str(Path(snakemake.scriptdir).parents[1] / "src"))  # noqa: F821
+from advtransfer import io
+from advtransfer.core import stats
+from advtransfer.jobs import start_job
+from advtransfer.nlp import measures
 
-import pandas as pd  # noqa: E402
-
-from advtransfer import io, stats, text_transfer  # noqa: E402
-
-smk = snakemake  # noqa: F821
-log = io.setup_logging(smk.log[0])
+smk, log = start_job(snakemake)  # noqa: F821
 adv = pd.concat([pd.read_csv(p, sep="\t") for p in smk.input.adversarial], ignore_index=True)
 probe = pd.concat([pd.read_csv(p, sep="\t") for p in smk.input.probe], ignore_index=True)
 info = pd.DataFrame.from_dict(smk.params.sources, orient="index").rename_axis("model")
@@ -18,8 +15,8 @@ table = info.reset_index().merge(adv, on="model", validate="one_to_one").merge(
     probe, on="model", validate="one_to_one")
 io.write_tsv(smk.output.transfer, table)
 corr = stats.correlation_table(
-    table, list(text_transfer.NLP_ADVERSARIAL_MEASURES),
-    [c for c in text_transfer.NLP_KNOWLEDGE_MEASURES if c in table], group_col="dataset",
+    table, list(measures.ADVERSARIAL_MEASURES),
+    [c for c in measures.KNOWLEDGE_MEASURES if c in table], group_col="dataset",
     n_boot=smk.params.correlation["n_boot"], seed=smk.params.correlation["seed"],
 )
 io.write_tsv(smk.output.correlation, corr)

@@ -1,16 +1,12 @@
 """Generate the synthetic RBF regression data (SPEC §5.1)."""
 
-import sys
-from pathlib import Path
+from advtransfer import io
+from advtransfer.jobs import start_job
+from advtransfer.synthetic import experiment
 
-sys.path.insert(0, str(Path(snakemake.scriptdir).parents[1] / "src"))  # noqa: F821
-
-from advtransfer import io, synthetic  # noqa: E402
-
-smk = snakemake  # noqa: F821
-log = io.setup_logging(smk.log[0])
+smk, log = start_job(snakemake)  # noqa: F821
 params = smk.params.data
-data = synthetic.make_rbf_data(**params, seed=smk.params.seed)
+data = experiment.make_rbf_data(**params, seed=smk.params.seed)
 log.info(
     "generated x %s, y %s; max ||x|| = %.3f; y variance per output %s",
     tuple(data.x.shape),

@@ -1,16 +1,12 @@
 """Merge the sweep tables and draw paper Figure 2."""
 
-import sys
-from pathlib import Path
+import pandas as pd
 
-sys.path.insert(0, str(Path(snakemake.scriptdir).parents[1] / "src"))  # noqa: F821
+from advtransfer import io
+from advtransfer.jobs import start_job
+from advtransfer.synthetic import plots
 
-import pandas as pd  # noqa: E402
-
-from advtransfer import io, plots  # noqa: E402
-
-smk = snakemake  # noqa: F821
-log = io.setup_logging(smk.log[0])
+smk, log = start_job(snakemake)  # noqa: F821
 table = pd.concat([pd.read_csv(p, sep="\t") for p in smk.input.tables], ignore_index=True)
 for bound, true in (("thm2_bound", "grad_diff"), ("thm3_bound", "g_transferred_loss")):
     holds = bool((table[bound] >= table[true]).all())

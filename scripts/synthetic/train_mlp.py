@@ -1,20 +1,13 @@
 """Train one sigmoid MLP (the target, or the independent source start point)."""
 
-import sys
-from pathlib import Path
+from advtransfer import io
+from advtransfer.jobs import start_job
+from advtransfer.synthetic import experiment
 
-sys.path.insert(0, str(Path(snakemake.scriptdir).parents[1] / "src"))  # noqa: F821
-
-import torch  # noqa: E402
-
-from advtransfer import io, synthetic  # noqa: E402
-
-smk = snakemake  # noqa: F821
-log = io.setup_logging(smk.log[0])
-torch.set_num_threads(smk.threads)
+smk, log = start_job(snakemake)  # noqa: F821
 cfg = smk.params.train
 data = io.load_tensors(smk.input.data)
-model, curve = synthetic.train_mlp(
+model, curve = experiment.train_mlp(
     data["x"], data["y"], cfg["hidden"], steps=cfg["steps"], lr=cfg["lr"], seed=cfg["seed"],
     progress=True,
 )

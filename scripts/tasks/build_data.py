@@ -1,38 +1,35 @@
 """The images shared by all tasks: digits canvases with task targets, or Taskonomy RGB images."""
 
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(snakemake.scriptdir).parents[1] / "src"))  # noqa: F821
+import torch
 
-import torch  # noqa: E402
+from advtransfer.jobs import start_job
+from advtransfer.tasks import models
 
-from advtransfer import io, multitask  # noqa: E402
-
-smk = snakemake  # noqa: F821
-log = io.setup_logging(smk.log[0])
+smk, log = start_job(snakemake)  # noqa: F821
 cfg, tasks = smk.params.cfg, smk.params.tasks
 if cfg["dataset"] == "digits":
-    from advtransfer import digitstasks
+    from advtransfer.tasks import digits
 
-    specs = digitstasks.digits_tasks(tasks, cfg["digits"]["canvas"], len(cfg["digits"]["rotations"]))
-    data = digitstasks.build_digits_tasks(cfg["digits"])
+    specs = digits.digits_tasks(tasks, cfg["digits"]["canvas"], len(cfg["digits"]["rotations"]))
+    data = digits.build_digits_tasks(cfg["digits"])
     splits = {k: len(v) for k, v in data["splits"].items()}
     log.info("digits canvases %s, splits %s, tasks %s", tuple(data["x"].shape), splits, tasks)
-    multitask.save_task_data(
+    models.save_task_data(
         smk.output.data, data["x"], {s.name: data["targets"][s.name] for s in specs},
         data["splits"],
         meta={"dataset": "digits", "tasks": [s.to_dict() for s in specs], "digits": cfg["digits"]},
     )
 else:
-    from advtransfer import taskbank
+    from advtransfer.tasks import taskbank
 
     specs = taskbank.taskbank_tasks(tasks, cfg["taskbank"]["losses"])
     files = list(smk.input.images)
     x = taskbank.load_images(files, cfg["taskbank"]["image_size"])
     log.info("%d images from %s, resized to %s", len(files), cfg["taskbank"]["images_dir"],
              tuple(x.shape[1:]))
-    multitask.save_task_data(
+    models.save_task_data(
         smk.output.data, x, {}, {"attack": torch.arange(len(files))},
         meta={"dataset": "taskonomy", "tasks": [s.to_dict() for s in specs],
               "files": [Path(f).name for f in files]},

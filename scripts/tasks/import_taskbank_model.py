@@ -1,14 +1,11 @@
 """Import one Taskonomy task-bank model: .pth state dicts (weights only) -> safetensors + sidecar."""
 
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(snakemake.scriptdir).parents[1] / "src"))  # noqa: F821
+from advtransfer.jobs import start_job
+from advtransfer.tasks import models, taskbank
 
-from advtransfer import io, multitask, taskbank  # noqa: E402
-
-smk = snakemake  # noqa: F821
-log = io.setup_logging(smk.log[0])
+smk, log = start_job(snakemake)  # noqa: F821
 cfg, task = smk.params.taskbank, smk.wildcards.task
 spec = next(s for s in taskbank.taskbank_tasks([task], {k: v for k, v in cfg["losses"].items()
                                                         if k == task}))
@@ -19,6 +16,6 @@ model = taskbank.build_taskbank_model(
 n_params = sum(p.numel() for p in model.parameters())
 log.info("%s: %s loss, %d outputs, %d parameters, from %s and %s", task, spec.loss,
          spec.out_dim, n_params, Path(smk.input.encoder).name, Path(smk.input.decoder).name)
-multitask.save_task_model(model, smk.output.model, spec, meta={
+models.save_task_model(model, smk.output.model, spec, meta={
     "encoder_file": Path(smk.input.encoder).name, "decoder_file": Path(smk.input.decoder).name,
 })

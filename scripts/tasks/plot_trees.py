@@ -1,35 +1,31 @@
 """Figure 4 (task trees, adversarial and knowledge, side by side) and Figure 5 (entropy vs k)."""
 
-import sys
-from pathlib import Path
+import pandas as pd
 
-sys.path.insert(0, str(Path(snakemake.scriptdir).parents[1] / "src"))  # noqa: F821
+from advtransfer import io
+from advtransfer.jobs import start_job
+from advtransfer.tasks import plots, tables
 
-import pandas as pd  # noqa: E402
-
-from advtransfer import io, taskplots, tasktables  # noqa: E402
-
-smk = snakemake  # noqa: F821
-log = io.setup_logging(smk.log[0])
+smk, log = start_job(snakemake)  # noqa: F821
 tree, categories, attack = smk.params.tree, smk.params.categories, smk.params.attack
-atms = tasktables.split_matrix_table(pd.read_csv(smk.input.atm, sep="\t"))
-affinity = tasktables.split_matrix_table(pd.read_csv(smk.input.affinity, sep="\t"))[None]
+atms = tables.split_matrix_table(pd.read_csv(smk.input.atm, sep="\t"))
+affinity = tables.split_matrix_table(pd.read_csv(smk.input.affinity, sep="\t"))[None]
 entropy = pd.read_csv(smk.input.entropy, sep="\t")
 tasks = list(affinity.columns)
 trees = [(f"adversarial transferability\n(PGD L∞ eps = {eps:g}, {attack['steps']} steps)",
-          tasktables.tree_of(m, tree["method"], tree["normalise_columns"]))
+          tables.tree_of(m, tree["method"], tree["normalise_columns"]))
          for eps, m in sorted(atms.items())]
 trees.append(("knowledge transferability\n(affinity)",
-              tasktables.tree_of(affinity, tree["method"], tree["normalise_columns"])))
+              tables.tree_of(affinity, tree["method"], tree["normalise_columns"])))
 name = smk.params.dataset
 norm = "column-normalised " if tree["normalise_columns"] else ""
-fig4 = taskplots.figure4(
+fig4 = plots.figure4(
     trees, tasks, categories, cut_k=min(tree["report_k"], len(tasks)),
     title=f"{name}: task trees ({tree['method']} linkage of {norm}source columns)\n"
           f"self-transfer: ATM {smk.params.self_transfer['adversarial']}, "
           f"affinity {smk.params.self_transfer['knowledge']}",
 )
-fig5 = taskplots.figure5(entropy, title=f"{name}: agreement of task trees with task categories")
+fig5 = plots.figure5(entropy, title=f"{name}: agreement of task trees with task categories")
 for fig, png, svg in ((fig4, smk.output.figure4, smk.output.figure4_svg),
                       (fig5, smk.output.figure5, smk.output.figure5_svg)):
     with io.atomic_path(png) as tmp:

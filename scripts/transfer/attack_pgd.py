@@ -1,19 +1,16 @@
 """PGD (L-inf) adversarial images of one model on the target's attack images."""
 
-import sys
-from pathlib import Path
+import torch
 
-sys.path.insert(0, str(Path(snakemake.scriptdir).parents[1] / "src"))  # noqa: F821
+from advtransfer import io
+from advtransfer.core import attacks
+from advtransfer.core.modelutils import pick_device
+from advtransfer.images import architectures, imagesets
+from advtransfer.jobs import start_job
 
-import torch  # noqa: E402
-
-from advtransfer import architectures, attacks, imagesets, io, training  # noqa: E402
-
-smk = snakemake  # noqa: F821
-log = io.setup_logging(smk.log[0])
-torch.set_num_threads(smk.threads)
+smk, log = start_job(snakemake)  # noqa: F821
 cfg = smk.params.attack
-device = training.pick_device("auto")
+device = pick_device("auto")
 model, _ = architectures.load_model(smk.input.model)
 model = model.to(device)
 x, y = imagesets.load_split(smk.input.data, "test")

@@ -1,22 +1,17 @@
 """Knowledge transferability of one source: linear probes on frozen features (one row)."""
 
-import sys
-from pathlib import Path
+import pandas as pd
 
-sys.path.insert(0, str(Path(snakemake.scriptdir).parents[1] / "src"))  # noqa: F821
+from advtransfer import io
+from advtransfer.core.modelutils import pick_device
+from advtransfer.images import architectures, imagesets, measures
+from advtransfer.jobs import start_job
 
-import pandas as pd  # noqa: E402
-import torch  # noqa: E402
-
-from advtransfer import architectures, imagesets, io, training, transfer  # noqa: E402
-
-smk = snakemake  # noqa: F821
-log = io.setup_logging(smk.log[0])
-torch.set_num_threads(smk.threads)
+smk, log = start_job(snakemake)  # noqa: F821
 cfg = smk.params.probe
-device = training.pick_device("auto")
+device = pick_device("auto")
 source, meta = architectures.load_model(smk.input.source)
-row = transfer.knowledge_measures(
+row = measures.knowledge_measures(
     source.to(device), imagesets.load_split(smk.input.data, "train"),
     imagesets.load_split(smk.input.data, "test"), C=cfg["C"], kshot=cfg["kshot"], device=device,
 )

@@ -1,19 +1,15 @@
 """Adversarial transferability from one source to the reference (one TSV row)."""
 
-import sys
-from pathlib import Path
+import pandas as pd
+import torch
 
-sys.path.insert(0, str(Path(snakemake.scriptdir).parents[1] / "src"))  # noqa: F821
+from advtransfer import io
+from advtransfer.core.modelutils import pick_device
+from advtransfer.images import architectures, imagesets, measures
+from advtransfer.jobs import start_job
 
-import pandas as pd  # noqa: E402
-import torch  # noqa: E402
-
-from advtransfer import architectures, imagesets, io, training, transfer  # noqa: E402
-
-smk = snakemake  # noqa: F821
-log = io.setup_logging(smk.log[0])
-torch.set_num_threads(smk.threads)
-device = training.pick_device("auto")
+smk, log = start_job(snakemake)  # noqa: F821
+device = pick_device("auto")
 source, _ = architectures.load_model(smk.input.source)
 reference, _ = architectures.load_model(smk.input.reference)
 adv_s, adv_r = io.load_tensors(smk.input.adv_source), io.load_tensors(smk.input.adv_reference)
@@ -24,7 +20,7 @@ if not torch.equal(adv_s["index"], adv_r["index"]):
     )
 x, y = imagesets.load_split(smk.input.data, "test")
 x, y = x[adv_s["index"]], y[adv_s["index"]]
-row = transfer.adversarial_measures(
+row = measures.adversarial_measures(
     source.to(device), reference.to(device), x.to(device), y.to(device),
     adv_s["x_adv"].to(device), adv_r["x_adv"].to(device),
     jacobian_points=smk.params.jacobian_points, batch_size=smk.params.attack["batch_size"],

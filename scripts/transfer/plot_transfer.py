@@ -1,16 +1,12 @@
 """Figure 3 (adversarial loss beside transfer accuracy) and the measure scatter."""
 
-import sys
-from pathlib import Path
+import pandas as pd
 
-sys.path.insert(0, str(Path(snakemake.scriptdir).parents[1] / "src"))  # noqa: F821
+from advtransfer import io, plots
+from advtransfer.images import measures
+from advtransfer.jobs import start_job
 
-import pandas as pd  # noqa: E402
-
-from advtransfer import io, plots, transfer  # noqa: E402
-
-smk = snakemake  # noqa: F821
-log = io.setup_logging(smk.log[0])
+smk, log = start_job(snakemake)  # noqa: F821
 table = pd.read_csv(smk.input.transfer, sep="\t")
 corr = pd.read_csv(smk.input.correlation, sep="\t")
 scenario = smk.wildcards.scenario
@@ -18,7 +14,7 @@ attack = smk.params.cfg["attack"]
 setting = f"PGD L∞ eps = {attack['eps']}, {attack['steps']} steps"
 bars = plots.transfer_bars(table, title=f"{scenario}: adversarial vs knowledge transfer ({setting})")
 scatter = plots.transfer_scatter(
-    table, corr, knowledge="probe_accuracy", measures=transfer.ADVERSARIAL_MEASURES,
+    table, corr, knowledge="probe_accuracy", measures=measures.ADVERSARIAL_MEASURES,
     title=f"{scenario}: adversarial measures vs transfer accuracy ({setting})",
 )
 for fig, png, svg in ((bars, smk.output.figure3, smk.output.figure3_svg),

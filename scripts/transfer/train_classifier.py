@@ -1,19 +1,11 @@
 """Train one source or reference classifier; model selection on the validation split."""
 
-import sys
-from pathlib import Path
+import torch
 
-sys.path.insert(0, str(Path(snakemake.scriptdir).parents[1] / "src"))  # noqa: F821
+from advtransfer.images import architectures, datasets, imagesets, training
+from advtransfer.jobs import start_job
 
-import torch  # noqa: E402
-
-from advtransfer import (  # noqa: E402
-    architectures, attributes, distributions, imagesets, io, training,
-)
-
-smk = snakemake  # noqa: F821
-log = io.setup_logging(smk.log[0])
-torch.set_num_threads(smk.threads)
+smk, log = start_job(snakemake)  # noqa: F821
 cfg, seed, labels = smk.params.train, smk.params.seed, smk.params.labels
 device = training.pick_device("auto")
 meta = imagesets.load_meta(smk.input.data)
@@ -21,9 +13,9 @@ meta = imagesets.load_meta(smk.input.data)
 x_train, y_train = imagesets.load_split(smk.input.data, "train", raw=True)
 x_val, y_val = imagesets.load_split(smk.input.data, "val", raw=True)
 if labels != "y":  # e.g. one attribute of the attributes scenario's target images
-    y_train, y_val = (attributes.load_labels(smk.input.data, labels, s) for s in ("train", "val"))
-classes = attributes.label_classes(meta, labels)
-mean, std = distributions.channel_stats(x_train)
+    y_train, y_val = (imagesets.load_labels(smk.input.data, labels, s) for s in ("train", "val"))
+classes = imagesets.label_classes(meta, labels)
+mean, std = datasets.channel_stats(x_train)
 head = cfg.get("head", "linear")
 torch.manual_seed(seed)
 model = architectures.build_model(

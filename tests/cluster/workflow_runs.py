@@ -17,7 +17,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-
 from conftest import REPO, SNAKEMAKE, run_snakemake, tiny_config, write_config
 
 __all__ = [

@@ -1,0 +1,229 @@
+"""Adversarial transferability metrics (Liang et al., §3.1 and §3.3; SPEC §1-§2).
+
+Every function here is pure: tensors in, tensors (or mappings of tensors) out. Shapes use
+``N`` for the number of evaluation points, ``d`` for the output dimension of a model and
+``n`` for the (flattened) input dimension. Both float32 and float64 are supported; the
+result has the dtype of the input Jacobians.
+
+Conventions
+-----------
+* ``J_f(x)`` is the ``d x n`` input Jacobian (the paper writes its transpose).
+* ``v_f(x)`` is the top right-singular vector of ``J_f(x)``: the first-order "virtual"
+  adversarial direction of Definition 1. Its sign is arbitrary and every metric below is
+  invariant to it.
+* ``||F||_{D,2}^2 = E ||F(x)||_2^2`` (spectral norm per point) and ``||g||_D^2 = E ||g(x)||^2``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from advtransfer.core.checks import check_batch_size
+from advtransfer.core.modelutils import eval_mode
+
+__all__ = [
+    "TopSingular",
+    "input_jacobians",
+    "top_singular",
+    "adversarial_transferability",
+    "affine_map",
+]
+
+
+def input_jacobians(model: nn.Module, x: Tensor, batch_size: int = 256) -> Tensor:
+    """Input Jacobians of ``model`` at every point of ``x``, in batched reverse mode.
+
+    For each batch, one backward pass per output coordinate computes
+    ``d/dx sum_i f_k(x_i)``; because the model is in eval mode every sample is
+    independent, so row ``i`` of that gradient is ``d f_k(x_i) / d x_i``. This costs ``d``
+    backward passes per batch instead of ``N * d`` for a per-sample loop.
+
+    Args:
+        model: maps ``(B, *input_shape)`` to ``(B, d)`` (or ``(B,)`` for a scalar model).
+            It is switched to eval mode for the computation and its previous mode restored.
+        x: evaluation inputs, shape ``(N, *input_shape)``.
+        batch_size: points per batch (memory ``~ batch_size * d * n``).
+
+    Returns:
+        Tensor of shape ``(N, d, n)`` with ``n = prod(input_shape)``, dtype of ``x``.
+    """
+    check_batch_size(batch_size)
+    if x.ndim < 2:
+        raise ValueError(f"x must have a batch dimension, got shape {tuple(x.shape)}")
+    jac: Tensor | None = None  # preallocated (N, d, n): one Jacobian in memory, no copies
+    with eval_mode(model):
+        for start in range(0, x.shape[0], batch_size):
+            xb = x[start : start + batch_size].detach().clone().requires_grad_(True)
+            with torch.enable_grad():
+                out = model(xb)
+                if out.ndim == 1:
+                    out = out.unsqueeze(1)
+                out = out.reshape(out.shape[0], -1)
+                d = out.shape[1]
+                if jac is None:
+                    jac = torch.empty((x.shape[0], d, xb[0].numel()), dtype=x.dtype,
+                                      device=x.device)
+                for k in range(d):
+                    (grad,) = torch.autograd.grad(
+                        out[:, k].sum(), xb, retain_graph=k < d - 1, allow_unused=True
+                    )
+                    block = jac[start : start + xb.shape[0], k]
+                    if grad is None:  # output does not depend on the input
+                        block.zero_()
+                    else:
+                        block.copy_(grad.reshape(xb.shape[0], -1))
+    assert jac is not None
+    return jac
+
+
+@dataclass(frozen=True)
+class TopSingular:
+    """Leading singular structure of a batch of Jacobians.
+
+    Attributes:
+        v: top right-singular vectors, ``(N, n)``, unit norm (zero where ``J = 0``).
+        u: top left-singular vectors, ``(N, d)``.
+        sigma1: largest singular values, ``(N,)``.
+        sigma2: second singular values, ``(N,)`` (zero when ``d = 1``).
+    """
+
+    v: Tensor
+    u: Tensor
+    sigma1: Tensor
+    sigma2: Tensor
+
+    @property
+    def ratio(self) -> Tensor:
+        """Singular value ratio ``lambda(x) = sigma2 / sigma1`` (Definition 4), ``(N,)``."""
+        safe = torch.where(self.sigma1 > 0, self.sigma1, torch.ones_like(self.sigma1))
+        return torch.where(self.sigma1 > 0, self.sigma2 / safe, torch.zeros_like(self.sigma1))
+
+
+def top_singular(jac: Tensor) -> TopSingular:
+    """Top right-singular vector and the two largest singular values per point.
+
+    Uses the ``d x d`` Gram matrix ``J J^T = U S^2 U^T`` (``torch.linalg.eigh``) instead
+    of a full SVD of the ``d x n`` Jacobian: ``sigma_i = sqrt(eig_i)`` and
+    ``v_1 = J^T u_1 / sigma_1``. This is exact when ``d <= n`` and much cheaper when
+    ``d << n``.
+
+    Args:
+        jac: Jacobians, shape ``(N, d, n)``.
+
+    Returns:
+        :class:`TopSingular` with ``v (N, n)``, ``u (N, d)``, ``sigma1 (N,)``, ``sigma2 (N,)``.
+    """
+    if jac.ndim != 3:
+        raise ValueError(f"jac must have shape (N, d, n), got {tuple(jac.shape)}")
+    gram = jac @ jac.transpose(1, 2)
+    evals, evecs = torch.linalg.eigh(gram)  # ascending
+    evals = evals.clamp_min(0.0)
+    sigma1 = evals[:, -1].sqrt()
+    sigma2 = evals[:, -2].sqrt() if jac.shape[1] > 1 else torch.zeros_like(sigma1)
+    u = evecs[:, :, -1]
+    v = (jac.transpose(1, 2) @ u.unsqueeze(-1)).squeeze(-1)
+    tiny = torch.finfo(jac.dtype).tiny
+    norm = v.norm(dim=1, keepdim=True)
+    v = torch.where(norm > tiny, v / norm.clamp_min(tiny), torch.zeros_like(v))
+    return TopSingular(v=v, u=u, sigma1=sigma1, sigma2=sigma2)
+
+
+def affine_map(delta_source: Tensor, delta_target: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """The linear map ``A`` of Definition 3 between deviations, with its norm projection.
+
+    ``B = E[Delta_T Delta_S^T]``, ``C = E[Delta_S Delta_S^T]``, ``A* = B C^+`` and
+    ``r = ||Delta_T||_D / ||Delta_S||_D``; ``A = A*`` if ``||A*||_2 <= r`` else
+    ``r A* / ||A*||_2``.
+
+    Args:
+        delta_source: ``Delta_S``, shape ``(N, d_S)``.
+        delta_target: ``Delta_T``, shape ``(N, d_T)``.
+
+    Returns:
+        ``(A, A_star, r)`` with ``A`` and ``A_star`` of shape ``(d_T, d_S)`` and ``r`` a
+        0-dim tensor.
+    """
+    n = delta_source.shape[0]
+    b = delta_target.transpose(0, 1) @ delta_source / n
+    c = delta_source.transpose(0, 1) @ delta_source / n
+    a_star = b @ torch.linalg.pinv(c, hermitian=True)
+    src_sq = delta_source.pow(2).sum(1).mean()
+    tgt_sq = delta_target.pow(2).sum(1).mean()
+    r = (tgt_sq / src_sq).sqrt() if src_sq > 0 else torch.zeros_like(src_sq)
+    spec = torch.linalg.matrix_norm(a_star, ord=2)
+    a = a_star * (r / spec) if spec > r else a_star
+    return a, a_star, r
+
+
+def adversarial_transferability(jac_source: Tensor, jac_target: Tensor) -> dict[str, Tensor]:
+    """tau1, tau2, alpha and singular value ratios between a source and a target model.
+
+    Definitions (Liang et al. Def. 2-4 and §3.3; SPEC §2), with ``v_S``, ``v_T`` the
+    first-order attack directions of each model at ``x``:
+
+    * ``tau1(x) = <v_S(x), v_T(x)>^2`` and ``tau1 = E tau1(x)``;
+    * ``Delta_S = J_S v_S``, ``Delta_T = J_T v_S`` (both under the source's attack);
+    * ``tau2 = 1 - ||Delta_T - A Delta_S||_D^2 / ||Delta_T||_D^2`` with ``A`` from
+      :func:`affine_map` (``tau2`` is directional: source -> target);
+    * ``alpha = ||J_T v_S||_D^2 / ||J_T v_T||_D^2`` (first-order normalised cross
+      adversarial loss; ``eps`` cancels);
+    * ``lambda_f(x) = sigma_2(x) / sigma_1(x)``, worst case = max over the points.
+
+    Args:
+        jac_source: ``J_S``, shape ``(N, d_S, n)``.
+        jac_target: ``J_T``, shape ``(N, d_T, n)``, same ``N`` and ``n``.
+
+    Returns:
+        Mapping with scalars ``tau1``, ``tau2``, ``alpha``, ``lambda_source``,
+        ``lambda_target`` (worst case), ``r``; per-sample ``tau1_per_sample``,
+        ``lambda_source_per_sample``, ``lambda_target_per_sample``,
+        ``sigma1_source``, ``sigma1_target`` (``(N,)``); ``A``, ``A_star`` (``(d_T, d_S)``);
+        ``delta_source`` (``(N, d_S)``), ``delta_target`` (``(N, d_T)``),
+        ``v_source``, ``v_target`` (``(N, n)``).
+    """
+    if jac_source.ndim != 3 or jac_target.ndim != 3:
+        raise ValueError(
+            "Jacobians must have shape (N, d, n); got "
+            f"{tuple(jac_source.shape)} and {tuple(jac_target.shape)}"
+        )
+    if jac_source.shape[0] != jac_target.shape[0] or jac_source.shape[2] != jac_target.shape[2]:
+        raise ValueError(
+            "source and target Jacobians need the same N and input size n; got "
+            f"{tuple(jac_source.shape)} and {tuple(jac_target.shape)}"
+        )
+    if jac_source.dtype != jac_target.dtype:
+        raise ValueError(f"dtype mismatch: {jac_source.dtype} vs {jac_target.dtype}")
+    src = top_singular(jac_source)
+    tgt = top_singular(jac_target)
+    tau1_ps = (src.v * tgt.v).sum(1).pow(2)
+    delta_s = (jac_source @ src.v.unsqueeze(-1)).squeeze(-1)
+    delta_t = (jac_target @ src.v.unsqueeze(-1)).squeeze(-1)
+    a, a_star, r = affine_map(delta_s, delta_t)
+    tgt_sq = delta_t.pow(2).sum(1).mean()
+    resid = (delta_t - delta_s @ a.transpose(0, 1)).pow(2).sum(1).mean()
+    tau2 = 1.0 - resid / tgt_sq if tgt_sq > 0 else torch.zeros_like(tgt_sq)
+    own = tgt.sigma1.pow(2).mean()
+    alpha = tgt_sq / own if own > 0 else torch.zeros_like(own)
+    lam_s, lam_t = src.ratio, tgt.ratio
+    return {
+        "tau1": tau1_ps.mean(),
+        "tau1_per_sample": tau1_ps,
+        "tau2": tau2,
+        "alpha": alpha,
+        "A": a,
+        "A_star": a_star,
+        "r": r,
+        "lambda_source": lam_s.max(),
+        "lambda_target": lam_t.max(),
+        "lambda_source_per_sample": lam_s,
+        "lambda_target_per_sample": lam_t,
+        "sigma1_source": src.sigma1,
+        "sigma1_target": tgt.sigma1,
+        "delta_source": delta_s,
+        "delta_target": delta_t,
+        "v_source": src.v,
+        "v_target": tgt.v,
+    }

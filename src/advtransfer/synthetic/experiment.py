@@ -1,0 +1,229 @@
+"""Synthetic RBF regression experiment (Liang et al. §4.1, Figure 2; SPEC §5.1).
+
+Data: ``x in R^n`` from a mixture of Gaussians (identity covariance, centres
+``U(-0.5, 0.5)^n``); targets ``y = A phi(x) + b`` with radial basis functions
+``phi_i(x) = exp(-||x - mu_i||^2 / s_i^2)``, ``mu_i ~ U(-0.5, 0.5)^n``,
+``A, b ~ U(-0.5, 0.5)`` and squared widths ``s_i^2 = width_scale * U(0, 1)``.
+
+Width choice: the paper's text draws widths from ``U(-0.5, 0.5)`` and writes a plain sum.
+With ``||x - mu||^2 ~ n = 30`` such narrow bumps are ``exp(-60)``-small everywhere, so
+``y`` would be the constant ``b``. We use ``s_i^2 = 100 U(0, 1)`` (SPEC §5.1) and the
+linear read-out ``A phi + b`` so that the targets vary over the data.
+
+Models are one-hidden-layer sigmoid MLPs; a source is ``W_S = W_0 + t V`` for every
+parameter tensor with ``V ~ U(-0.5, 0.5)`` and ``t`` the *total* scale (the authors'
+code accumulated ``t`` across steps).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from advtransfer.core import tau, theory
+
+__all__ = [
+    "RBFData",
+    "SigmoidMLP",
+    "make_rbf_data",
+    "train_mlp",
+    "random_direction",
+    "perturbed",
+    "refit_last_layer_loss",
+    "sweep_point",
+]
+
+
+@dataclass(frozen=True)
+class RBFData:
+    """Inputs ``x (N, n)``, targets ``y (N, d)`` and the generating parameters."""
+
+    x: Tensor
+    y: Tensor
+    centres: Tensor
+    rbf_means: Tensor
+    rbf_widths_sq: Tensor
+    a: Tensor
+    b: Tensor
+
+
+def make_rbf_data(
+    n_samples: int = 1200,
+    input_dim: int = 30,
+    output_dim: int = 10,
+    n_rbf: int = 100,
+    n_clusters: int = 3,
+    width_scale: float = 100.0,
+    seed: int = 0,
+    dtype: torch.dtype = torch.float64,
+) -> RBFData:
+    """Draw the synthetic RBF regression data set (see module docstring).
+
+    Samples are split as evenly as possible among the ``n_clusters`` Gaussians.
+
+    Returns:
+        :class:`RBFData` with ``x (n_samples, input_dim)`` and ``y (n_samples, output_dim)``.
+    """
+    if min(n_samples, input_dim, output_dim, n_rbf, n_clusters) < 1:
+        raise ValueError("all sizes must be >= 1")
+    if width_scale <= 0:
+        raise ValueError(f"width_scale must be > 0, got {width_scale}")
+    gen = torch.Generator().manual_seed(seed)
+
+    def uniform(*shape: int) -> Tensor:
+        return torch.rand(*shape, generator=gen, dtype=dtype) - 0.5
+
+    centres = uniform(n_clusters, input_dim)
+    which = torch.arange(n_samples) % n_clusters
+    x = centres[which] + torch.randn(n_samples, input_dim, generator=gen, dtype=dtype)
+    mu = uniform(n_rbf, input_dim)
+    widths_sq = width_scale * torch.rand(n_rbf, generator=gen, dtype=dtype).clamp_min(1e-3)
+    a = uniform(output_dim, n_rbf)
+    b = uniform(output_dim)
+    phi = torch.exp(-torch.cdist(x, mu).pow(2) / widths_sq)
+    y = phi @ a.T + b
+    return RBFData(x=x, y=y, centres=centres, rbf_means=mu, rbf_widths_sq=widths_sq, a=a, b=b)
+
+
+class SigmoidMLP(nn.Module):
+    """``f(x) = W2 sigmoid(W1 x + b1) + b2`` (one hidden sigmoid layer)."""
+
+    def __init__(self, input_dim: int, hidden: int, output_dim: int) -> None:
+        super().__init__()
+        self.fc1 = nn.Linear(input_dim, hidden)
+        self.fc2 = nn.Linear(hidden, output_dim)
+
+    def hidden(self, x: Tensor) -> Tensor:
+        """Hidden activations ``sigmoid(W1 x + b1)``, ``(N, hidden)``."""
+        return torch.sigmoid(self.fc1(x))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.fc2(self.hidden(x))
+
+    @property
+    def beta(self) -> float:
+        """Smoothness bound ``max|sigmoid''| ||W2||_2 ||W1||_2^2`` (Theorem 3)."""
+        return theory.sigmoid_mlp_beta(self.fc1.weight.detach(), self.fc2.weight.detach())
+
+
+def train_mlp(
+    x: Tensor,
+    y: Tensor,
+    hidden: int,
+    *,
+    steps: int = 3000,
+    lr: float = 1e-2,
+    seed: int = 0,
+    progress: bool = False,
+) -> tuple[SigmoidMLP, list[float]]:
+    """Fit a sigmoid MLP by full-batch Adam on mean squared error (in-sample).
+
+    Returns:
+        The model (eval mode, dtype of ``x``) and the loss curve (one value per 100 steps).
+    """
+    torch.manual_seed(seed)
+    model = SigmoidMLP(x.shape[1], hidden, y.shape[1]).to(x.dtype)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(steps, 1))
+    curve: list[float] = []
+    iterator = range(steps)
+    if progress:
+        from tqdm import tqdm
+
+        iterator = tqdm(iterator, desc=f"train mlp (seed {seed})", mininterval=2.0)
+    for step in iterator:
+        opt.zero_grad()
+        loss = (model(x) - y).pow(2).sum(1).mean()
+        loss.backward()
+        opt.step()
+        sched.step()
+        if step % 100 == 0 or step == steps - 1:
+            curve.append(float(loss))
+    model.eval()
+    return model, curve
+
+
+def random_direction(model: nn.Module, seed: int, scale: float = 0.5) -> dict[str, Tensor]:
+    """One entry ``~ U(-scale, scale)`` per parameter, keyed like ``model.state_dict()``."""
+    gen = torch.Generator().manual_seed(seed)
+    return {
+        name: (torch.rand(p.shape, generator=gen, dtype=p.dtype) * 2 - 1) * scale
+        for name, p in model.state_dict().items()
+    }
+
+
+def perturbed(model: SigmoidMLP, direction: dict[str, Tensor], t: float) -> SigmoidMLP:
+    """A copy of ``model`` with every parameter ``W + t V`` (``t`` is the total scale)."""
+    out = SigmoidMLP(model.fc1.in_features, model.fc1.out_features, model.fc2.out_features)
+    out = out.to(model.fc1.weight.dtype)
+    state = {k: v + t * direction[k] for k, v in model.state_dict().items()}
+    out.load_state_dict(state)
+    return out.eval()
+
+
+def refit_last_layer_loss(model: SigmoidMLP, x: Tensor, y: Tensor) -> float:
+    """In-sample MSE ``E ||y_hat - y||^2`` after refitting ``W2, b2`` by least squares."""
+    with torch.no_grad():
+        h = model.hidden(x)
+        design = torch.cat([h, torch.ones(h.shape[0], 1, dtype=h.dtype)], dim=1)
+        coef = torch.linalg.lstsq(design, y, driver="gelsd").solution
+        return float((design @ coef - y).pow(2).sum(1).mean())
+
+
+def sweep_point(
+    source: SigmoidMLP, target: SigmoidMLP, x: Tensor, y: Tensor, input_scale: float
+) -> dict[str, float]:
+    """Every Figure-2 quantity for one (source, target) pair on inputs ``x``.
+
+    Theorem 3 needs ``||x|| <= 1``: it is evaluated in rescaled coordinates
+    ``x' = x / input_scale`` (``input_scale >= max ||x||``), where the same functions are
+    MLPs with ``W1' = input_scale W1``, Jacobians ``input_scale J`` and so
+    ``G' = input_scale^2 G`` and ``beta' = input_scale^2 beta``. The invariant measures
+    (tau1, tau2, alpha, lambdas) do not change; G and the Theorem 2 bound are reported in
+    the original coordinates.
+    """
+    jac_s = tau.input_jacobians(source, x, batch_size=x.shape[0])
+    jac_t = tau.input_jacobians(target, x, batch_size=x.shape[0])
+    res = tau.adversarial_transferability(jac_s, jac_t)
+    grad_diff = theory.gradient_difference(jac_s, jac_t, res["A"])
+    thm2 = theory.theorem2_bound(res)
+    thm2_wc = theory.theorem2_bound_worst_case(res)
+    with torch.no_grad():
+        zero = torch.zeros(1, x.shape[1], dtype=x.dtype)
+        f_s, f_t = source(x), target(x)
+        g_of_fs = (f_s - source(zero)) @ res["A"].T + target(zero)
+        g_loss = float((g_of_fs - y).pow(2).sum(1).mean())
+        target_resid = f_t - y
+    c2 = input_scale**2
+    beta = max(source.beta, target.beta) * c2
+    thm3 = theory.theorem3_bound(target_resid, grad_diff * c2, res, beta)
+    return {
+        "tau1": float(res["tau1"]),
+        "tau2": float(res["tau2"]),
+        "alpha": float(res["alpha"]),
+        "lambda_source": float(res["lambda_source"]),
+        "lambda_target": float(res["lambda_target"]),
+        "grad_diff": float(grad_diff),
+        "thm2_bound": float(thm2),
+        "thm2_bound_worst_case": float(thm2_wc),
+        "thm3_bound": float(thm3),
+        "transferred_loss": refit_last_layer_loss(source, x, y),
+        "g_transferred_loss": g_loss,
+        "target_loss": float(target_resid.pow(2).sum(1).mean()),
+        "beta": beta,
+        "input_scale": input_scale,
+    }
+
+
+def input_scale_for(x: Tensor) -> float:
+    """Smallest scale ``c`` with ``||x / c|| <= 1`` for every row (at least 1)."""
+    return max(1.0, float(x.norm(dim=1).max()) * (1 + 1e-12))
+
+
+def _check_t(ts: list[float]) -> None:
+    for t in ts:
+        if not (0.0 <= t <= 1.0) or math.isnan(t):
+            raise ValueError(f"t values must lie in [0, 1], got {t}")
