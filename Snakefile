@@ -8,9 +8,21 @@
 # Logs mirror outputs under logs/, benchmarks under benchmarks/runs/.
 
 
+import sys
+from pathlib import Path
+
 from snakemake.utils import min_version
 
 min_version("9.0")
+
+# An empty or malformed config.yaml stops here naming the file and the line (Snakemake's
+# own message names neither). Files given with --configfile are read by Snakemake itself
+# before this Snakefile.
+sys.path.insert(0, str(Path(workflow.basedir) / "src"))
+from advtransfer.config import check_config_file  # noqa: E402
+
+if Path("config.yaml").is_file():
+    check_config_file("config.yaml")
 
 
 configfile: "config.yaml"

@@ -1,4 +1,4 @@
-# Knowledge transfer among attributes (paper §4.3, Table 1; SPEC §5.3).
+# Knowledge transfer among attributes (Liang et al. §4.3, Table 1; docs/method.md §9.3).
 # Attribute classifiers are the sources, a recognition (identity) model the reference.
 # Training, PGD and the adversarial measures are the shared image stages of
 # rules/transfer.smk; the data, the verification / identity-probe measures and the
@@ -34,7 +34,7 @@ rule build_attribute_datasets:
         mem_mb=24000 if attributes_at_paper_scale() else 2000,
         runtime=120 if attributes_at_paper_scale() else 10,
     params:
-        cfg=attribute_data_config(),
+        data=attribute_data_config(),
     script:
         "../scripts/attributes/build_datasets.py"
 
@@ -138,6 +138,7 @@ rule plot_attributes:
     params:
         benchmarks=attribute_benchmarks(),
         dataset=config["attributes"]["dataset"],
-        attack=config["attributes"]["attack"],
+        # the figure titles name the attack setting
+        attack={k: config["attributes"]["attack"][k] for k in ("eps", "steps")},
     script:
         "../scripts/attributes/plot.py"

@@ -1,4 +1,4 @@
-# Bring your own source models (issue 8): rank user-supplied candidate models for a target
+# Bring your own source models (docs/method.md §9.7): rank user-supplied candidates for a target
 # given as an image folder. Candidates are checked first; then the target is read, a
 # reference model is trained on it, every model is attacked on validation images, and
 # each candidate gets adversarial measures (one job each: attack and measure) and a
@@ -132,6 +132,7 @@ rule measure_byo_adversarial:
         spec=get_byo_spec,
         attack=config["byo"]["attack"],
         jacobian_points=config["byo"]["jacobian_points"],
+        jacobian_output=config["byo"]["jacobian_output"],
     script:
         "../scripts/byo/measure_adversarial.py"
 

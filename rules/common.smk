@@ -14,14 +14,21 @@ SRC = str(Path(workflow.basedir) / "src")
 if SRC not in sys.path:
     sys.path.insert(0, SRC)
 if SRC not in os.environ.get("PYTHONPATH", "").split(os.pathsep):
-    os.environ["PYTHONPATH"] = os.pathsep.join(
-        p for p in (SRC, os.environ.get("PYTHONPATH")) if p
+    # set for the jobs, not required of the user (so no `envvars:` directive)
+    os.environ.update(
+        PYTHONPATH=os.pathsep.join(p for p in (SRC, os.environ.get("PYTHONPATH")) if p)
     )
 
 from advtransfer.config import load_schema, validate_config  # noqa: E402
+from advtransfer.distributions.sources import check_group_classes  # noqa: E402
+
+#: Checks that need a scenario's knowledge, run after the schema (names key and fix).
+SCENARIO_CHECKS = [check_group_classes]
 
 validate_config(
-    config, load_schema(Path(workflow.basedir) / "schemas/config.schema.yaml")
+    config,
+    load_schema(Path(workflow.basedir) / "schemas/config.schema.yaml"),
+    checks=SCENARIO_CHECKS,
 )
 
 REFERENCE = "reference"
@@ -36,7 +43,8 @@ include: "common/leaderboard.smk"
 include: "common/byo.smk"
 
 
-#: Final products of each scenario, for rule all: {scenario: function() -> [paths]}.
+#: Final products of each scenario (the targets of the default rule), as
+#: {scenario: function() -> [paths]}.
 SCENARIO_OUTPUTS = {
     "synthetic": synthetic_outputs,
     "distributions": distributions_outputs,
@@ -129,9 +137,10 @@ def get_training_seed(wildcards):
     return image_model_table(wildcards.scenario)[wildcards.model]["seed"]
 
 
-def get_scenario_section(wildcards):
-    """The config section of the wildcard's scenario."""
-    return config[wildcards.scenario]
+def get_attack_setting(wildcards):
+    """The attack keys a figure title names (eps, steps) of the wildcard's scenario."""
+    attack = config[wildcards.scenario]["attack"]
+    return {"eps": attack["eps"], "steps": attack["steps"]}
 
 
 def get_source_info(wildcards):

@@ -1,4 +1,4 @@
-# Knowledge transfer among data distributions (paper §4.2, App. G.2; SPEC §5.2).
+# Knowledge transfer among data distributions (Liang et al. §4.2, App. G.2; docs/method.md §9.2).
 # Data construction lives here; training, attacks and measures are the shared image
 # stages of rules/transfer.smk.
 
@@ -21,6 +21,6 @@ rule build_distribution_datasets:
         mem_mb=8000,
         runtime=30,
     params:
-        cfg=config["distributions"],
+        data=distribution_data_config(),
     script:
         "../scripts/distributions/build_datasets.py"

@@ -1,4 +1,4 @@
-# Transferability leaderboard (issue 8): for every scenario with a pool of source models,
+# Transferability leaderboard (docs/method.md §9.6): for every scenario with a pool of sources,
 # score each source with every estimator on the target training data (one job for the
 # pool: a job's start-up costs more than most estimators), rank all measures
 # (estimators and adversarial measures) against linear-probe accuracy, and plot.
@@ -27,7 +27,11 @@ rule score_estimators:
         runtime=60,
     params:
         specs=get_source_specs,
-        cfg=config["leaderboard"],
+        estimators=config["leaderboard"]["estimators"],
+        split=config["leaderboard"]["split"],
+        batch_size=config["leaderboard"]["batch_size"],
+        # per-estimator options (scoring.run_estimators)
+        settings={k: config["leaderboard"][k] for k in ("knn", "transrate", "gbc")},
     script:
         "../scripts/leaderboard/score_estimators.py"
 
@@ -58,7 +62,11 @@ rule rank_estimators:
         mem_mb=2000,
         runtime=10,
     params:
-        cfg=config["leaderboard"],
+        estimators=config["leaderboard"]["estimators"],
+        adversarial=config["leaderboard"]["adversarial"],
+        truth=config["leaderboard"]["truth"],
+        ranking=config["leaderboard"]["ranking"],
+        inference=lambda wc: config.get(wc.board, {}).get("correlation", {}),
         costs=get_cost_layout,
     script:
         "../scripts/leaderboard/rank_estimators.py"

@@ -1,4 +1,4 @@
-# Knowledge transfer among text data sets (paper §4.2, NLP; SPEC §5.5):
+# Knowledge transfer among text data sets (Liang et al. §4.2, NLP; docs/method.md §9.5):
 # prepare data + encoder -> fine-tune sources and reference -> TextFooler-style attacks
 # -> adversarial measures / linear probes -> summary and figures.
 #   results/nlp/data/<dataset>.csv, .json        normalised data set (split, label, text)
@@ -128,6 +128,7 @@ rule measure_text_adversarial:
         runtime=30,
     params:
         jacobian_points=config["nlp"]["jacobian_points"],
+        jacobian_output=config["nlp"]["jacobian_output"],
         batch_size=config["nlp"]["attack"]["batch_size"],
     script:
         "../scripts/nlp/measure_adversarial.py"
@@ -219,6 +220,7 @@ rule plot_nlp_transfer:
         mem_mb=2000,
         runtime=10,
     params:
-        attack=config["nlp"]["attack"],
+        # the figure titles name the attack budget
+        attack={"max_change_rate": config["nlp"]["attack"]["max_change_rate"]},
     script:
         "../scripts/nlp/plot.py"

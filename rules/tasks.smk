@@ -1,4 +1,4 @@
-# Knowledge transfer among tasks (paper §4.4, App. G.4, Figures 4-5; SPEC §5.4).
+# Knowledge transfer among tasks (Liang et al. §4.4, App. G.4, Figures 4-5; docs/method.md §9.4).
 # digits: build canvases -> train one model per task -> attack each task, score on all ->
 #         freeze each encoder, fit heads for all targets -> ATM / affinity -> trees.
 # taskonomy: import task-bank weights + sample images -> attack each task, score on all ->
@@ -22,7 +22,8 @@ rule build_task_data:
         mem_mb=4000,
         runtime=15,
     params:
-        cfg=config["tasks"],
+        dataset=config["tasks"]["dataset"],
+        data=get_task_data_config(),
         tasks=get_task_names,
     script:
         "../scripts/tasks/build_data.py"
@@ -239,7 +240,40 @@ rule plot_task_trees:
         tree=config["tasks"]["tree"],
         categories=get_task_categories,
         dataset=config["tasks"]["dataset"],
-        attack=config["tasks"]["attack"],
+        # Figure 4's titles name the attack steps (the radii come from the ATM table)
+        attack={"steps": config["tasks"]["attack"]["steps"]},
         self_transfer=config["tasks"]["self_transfer"],
     script:
         "../scripts/tasks/plot_trees.py"
+
+
+rule plot_task_heatmaps:
+    input:
+        atm="results/tasks/atm.tsv",
+        affinity="results/tasks/affinity.tsv",
+    output:
+        heatmaps=[
+            report(
+                path,
+                caption="../report/tasks_heatmap.rst",
+                category="tasks",
+                labels={"figure": Path(path).stem},
+            )
+            for path in task_heatmap_paths("png")
+        ],
+        svgs=task_heatmap_paths("svg"),
+    log:
+        "logs/tasks/plot_task_heatmaps.log",
+    localrule: True
+    conda:
+        "../envs/advtransfer.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        tree=config["tasks"]["tree"],
+        categories=get_task_categories,
+        dataset=config["tasks"]["dataset"],
+    script:
+        "../scripts/tasks/plot_heatmaps.py"

@@ -134,7 +134,7 @@ rule summarize_transfer:
         mem_mb=2000,
         runtime=10,
     params:
-        cfg=get_scenario_section,
+        correlation=lambda wc: config[wc.scenario]["correlation"],
         sources=get_source_info,
     script:
         "../scripts/transfer/summarize.py"
@@ -169,6 +169,7 @@ rule plot_transfer:
         mem_mb=2000,
         runtime=10,
     params:
-        cfg=get_scenario_section,
+        # the figure titles name the attack setting
+        attack=get_attack_setting,
     script:
         "../scripts/transfer/plot_transfer.py"

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -42,8 +43,14 @@ def _slurm_installed() -> bool:
 
 
 @pytest.fixture(scope="module")
-def slurm(tmp_path_factory):
-    """A running single-node SLURM; its state directory. Stops what it started."""
+def slurm(tmp_path_factory, request):
+    """A running single-node SLURM; its state directory. Stops what it started.
+
+    The stop is registered before the start, so that a start that fails or times out
+    half-way (daemons up, node not idle) is cleaned up too; `slurm-local.sh stop` cancels
+    every job, kills what is left of them (slurmstepd and job processes) and stops the
+    daemons it started.
+    """
     if os.geteuid() != 0:
         pytest.skip("starting SLURM daemons needs root")
     if not _slurm_installed():
@@ -60,17 +67,47 @@ def slurm(tmp_path_factory):
             pytest.skip(f"Debian SLURM packages not installable: {proc.stderr.strip()[-300:]}")
     state = tmp_path_factory.mktemp("slurm-local")
     env = {**os.environ, "SLURM_LOCAL_DIR": str(state)}
-    proc = subprocess.run(
-        ["bash", str(SCRIPT), "start"], check=False, capture_output=True, text=True, env=env,
-        timeout=120,
-    )
+
+    def stop():
+        subprocess.run(["bash", str(SCRIPT), "stop"], env=env, timeout=180, check=False)
+
+    request.addfinalizer(stop)
+    try:
+        proc = subprocess.run(
+            ["bash", str(SCRIPT), "start"], check=False, capture_output=True, text=True,
+            env=env, timeout=120,
+        )
+    except subprocess.TimeoutExpired as err:
+        pytest.fail(f"slurm-local.sh start took over {err.timeout} s:\n{err.stdout}\n{err.stderr}")
     if proc.returncode == 3:
         pytest.skip(f"machine has a SLURM of its own: {proc.stderr.strip()}")
+    assert proc.returncode == 0, f"slurm-local.sh start failed:\n{proc.stdout}\n{proc.stderr}"
+    return state
+
+
+@pytest.fixture
+def slurm_jobs(slurm):
+    """The running SLURM; afterwards, pass or fail, none of the test's jobs is left.
+
+    `scancel` asks slurmd to end every job; `slurm-local.sh reap` then kills whatever of
+    them still runs (slurmstepd and the job processes), so a failed or timed-out run
+    leaves nothing behind even before the module's SLURM is stopped.
+    """
+    yield slurm
+    env = {**os.environ, "SLURM_LOCAL_DIR": str(slurm)}
+    subprocess.run(["bash", str(SCRIPT), "reap"], env=env, timeout=120, check=False)
+
+
+def stop_snakemake(proc: subprocess.Popen) -> None:
+    """End a Snakemake started in its own session, and the local jobs it started."""
+    if proc.poll() is not None:
+        return
+    proc.terminate()  # Snakemake cancels its SLURM jobs
     try:
-        assert proc.returncode == 0, f"slurm-local.sh start failed:\n{proc.stdout}\n{proc.stderr}"
-        yield state
-    finally:
-        subprocess.run(["bash", str(SCRIPT), "stop"], env=env, timeout=120, check=False)
+        proc.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
 
 
 def scontrol_job(slurm_jobid: str) -> dict[str, str]:
@@ -108,7 +145,8 @@ def job_environment(state: Path, slurm_jobid: str) -> dict[str, dict[str, str]]:
     return steps
 
 
-def test_tiny_workflow_on_slurm(slurm, tmp_path, tmp_path_factory, monkeypatch):
+def test_tiny_workflow_on_slurm(slurm_jobs, tmp_path, tmp_path_factory, monkeypatch):
+    slurm = slurm_jobs
     # sbatch --export=ALL would hand a GPU setting of this shell to every job
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
     write_config(tmp_path, tiny_config())
@@ -127,17 +165,16 @@ def test_tiny_workflow_on_slurm(slurm, tmp_path, tmp_path_factory, monkeypatch):
     started = time.monotonic()
     out_path = tmp_path / "snakemake.out"
     with open(out_path, "w") as out:
+        # its own session: on a timeout, it and its local jobs can be killed as a group
         proc = subprocess.Popen(
             command, stdout=out, stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONHASHSEED": "0"},
+            env={**os.environ, "PYTHONHASHSEED": "0"}, start_new_session=True,
         )
         try:
             reference = reference_run(tmp_path_factory)
             proc.wait(timeout=RUN_TIMEOUT_S)
         finally:
-            if proc.poll() is None:
-                proc.terminate()  # Snakemake cancels its SLURM jobs
-                proc.wait(timeout=60)
+            stop_snakemake(proc)
     wall = time.monotonic() - started
     output = out_path.read_text()
     assert proc.returncode == 0, f"SLURM run failed ({proc.returncode}):\n{output[-5000:]}"

@@ -330,6 +330,9 @@ _FEATURE_ESTIMATORS = [
     est.gbc,
     est.knn_accuracy,
     est.leep,
+    est.nleep,
+    est.sfda,
+    est.ncti_components,
 ]
 
 
@@ -388,3 +391,169 @@ def test_specific_bad_arguments():
         est.log_me(_F, _Y, max_iter=0)
     with pytest.raises(ValueError, match="alpha"):
         est.linear_model_log_evidence(_F, _F[:, 0], 0.0, 1.0)
+
+
+# ---------------------------------------------------------------------------------------
+# NLEEP
+# ---------------------------------------------------------------------------------------
+
+
+def test_nleep_one_component_is_minus_label_entropy():
+    # one mixture component: every posterior is 1, so NLEEP = sum_c pi_c log pi_c
+    f = np.random.default_rng(0).normal(size=(8, 3))
+    y = np.array([0, 0, 0, 1, 1, 1, 1, 2])
+    pi = np.array([3, 4, 1]) / 8
+    assert est.nleep(f, y, n_components=1) == pytest.approx(np.sum(pi * np.log(pi)), rel=1e-9)
+
+
+def test_nleep_components_that_each_cover_one_class_score_zero():
+    # four far-apart clusters, two per class: the 4-component mixture recovers them, its
+    # posteriors are one-hot and P(y | v) is 0 or 1, so log of the expected prediction is 0
+    rng = np.random.default_rng(1)
+    corners = np.array([[100.0, 100.0], [-100.0, 100.0], [100.0, -100.0], [-100.0, -100.0]])
+    cluster = np.arange(80) % 4
+    f = corners[cluster] + rng.normal(size=(80, 2))
+    y = cluster % 2
+    assert est.nleep(f, y, n_components=4, pca_variance=1.0) == pytest.approx(0.0, abs=1e-9)
+    # two components on clusters split far apart left/right and slightly up/down: the
+    # mixture takes the left/right halves, each half holds both up/down labels equally,
+    # P(y | v) = 1/2 and NLEEP = log(1/2)
+    flat = np.array([[100.0, 10.0], [-100.0, 10.0], [100.0, -10.0], [-100.0, -10.0]])
+    g = flat[cluster] + rng.normal(size=(80, 2))
+    up = (flat[cluster][:, 1] > 0).astype(int)
+    assert est.nleep(g, up, n_components=2, pca_variance=1.0) == pytest.approx(
+        np.log(0.5), abs=1e-9)
+
+
+def test_nleep_is_scale_invariant_and_prefers_clustered_features():
+    good, y = _clustered(2, n=240, d=6, k=3, sep=3.0)
+    bad, _ = _random(2, n=240, d=6, k=3)
+    assert est.nleep(good, y) == pytest.approx(est.nleep(7.0 * good, y), abs=1e-9)
+    assert est.nleep(good, y) > est.nleep(bad, y)
+    with pytest.raises(ValueError, match="pca_variance"):
+        est.nleep(good, y, pca_variance=1.5)
+    with pytest.raises(ValueError, match="covariance"):
+        est.nleep(good, y, covariance="banded")
+
+
+# ---------------------------------------------------------------------------------------
+# SFDA
+# ---------------------------------------------------------------------------------------
+
+
+def _sfda_1d(x, y, a=1.0):
+    """SFDA of 1-D features with two classes, from the scalar formulas of the docstring."""
+    x = np.asarray(x, float) - np.mean(x)
+    y = np.asarray(y)
+
+    def posteriors(v):
+        mu = np.array([v[y == c].mean() for c in (0, 1)])
+        s_w = np.mean((v - mu[y]) ** 2)
+        lam = np.exp(-a * s_w)
+        s = (1 - lam) * s_w + lam
+        z, m = v / np.sqrt(s), mu / np.sqrt(s)
+        logit = z[:, None] * m[None, :] - m[None, :] ** 2 / 2 + np.log([np.mean(y == 0),
+                                                                        np.mean(y == 1)])
+        p = np.exp(logit - logit.max(axis=1, keepdims=True))
+        return p / p.sum(axis=1, keepdims=True), mu
+
+    p, mu = posteriors(x)
+    conf = p[np.arange(len(x)), y]
+    mixed = conf * x + (1 - conf) * mu[1 - y]  # the other class is the most confused one
+    p2, _ = posteriors(mixed)
+    return float(np.mean(p2[np.arange(len(x)), y]))
+
+
+def test_sfda_hand_computed_one_dimensional_case():
+    x = np.array([0.0, 1.0, 2.0, 4.0, 5.0, 7.0])
+    y = np.array([0, 0, 0, 1, 1, 1])
+    assert est.sfda(x[:, None], y) == pytest.approx(_sfda_1d(x, y), rel=1e-9)
+    x2 = np.array([0.0, 0.3, 0.1, 0.5, 0.2, 0.9, 0.4])  # overlapping classes, small scatter
+    y2 = np.array([0, 0, 1, 1, 0, 1, 1])
+    assert est.sfda(x2[:, None], y2) == pytest.approx(_sfda_1d(x2, y2), rel=1e-9)
+    assert est.sfda(x2[:, None], y2, a=5.0) == pytest.approx(_sfda_1d(x2, y2, a=5.0), rel=1e-9)
+
+
+def test_sfda_separated_classes_near_one_and_orders_features():
+    good, y = _clustered(3, sep=6.0)
+    assert est.sfda(good, y) > 0.99
+    assert est.sfda(good, y) > est.sfda(_clustered(3, sep=0.5)[0], y) > est.sfda(
+        _random(3)[0], y)
+    with pytest.raises(ValueError, match="a must"):
+        est.sfda(good, y, a=0.0)
+
+
+# ---------------------------------------------------------------------------------------
+# NCTI
+# ---------------------------------------------------------------------------------------
+
+
+def test_ncti_components_hand_computed():
+    # three tight, far-apart classes of 20: the nearest-centre posteriors are one-hot
+    rng = np.random.default_rng(4)
+    y = np.arange(60) % 3
+    f = np.array([[0.0, 0.0, 0.0], [50.0, 0.0, 0.0], [0.0, 50.0, 0.0]])[y] \
+        + rng.normal(size=(60, 3))
+    got = est.ncti_components(f, y)
+    assert got["ncc"] == pytest.approx(1.0, abs=1e-9)
+    # a one-hot (60 x 3) matrix with 20 ones per column has singular values sqrt(20)
+    assert got["seli"] == pytest.approx(3 * np.sqrt(20) / 60, rel=1e-9)
+    # S_vc from the singular values of the class deviations of the unit-RMS features
+    # (the PCA keeps all 3 components, a rotation, which leaves nuclear norms unchanged)
+    centred = f - f.mean(axis=0)
+    rms = np.sqrt(np.mean(np.sum(centred**2, axis=1)))
+    nuc = sum(np.linalg.svd((f[y == c] - f[y == c].mean(axis=0)) / rms,
+                            compute_uv=False).sum() for c in range(3))
+    assert got["vc"] == pytest.approx(-nuc / 60, rel=1e-9)
+
+
+def test_pool_normalized_sum_hand_example():
+    comps = np.array([[0.0, 1.0, 2.0], [1.0, 3.0, 2.0], [2.0, 5.0, 2.0]])
+    np.testing.assert_allclose(est.pool_normalized_sum(comps), [0.0, 1.0, 2.0])
+    comps[1, 0] = np.nan
+    got = est.pool_normalized_sum(comps)
+    assert np.isnan(got[1]) and got[0] == 0.0 and got[2] == 2.0
+    with pytest.raises(ValueError, match="2-D"):
+        est.pool_normalized_sum([1.0, 2.0])
+
+
+def test_ncti_ranks_collapsed_features_first():
+    y = np.arange(300) % 3
+    pool = [_clustered(5, sep=s)[0] for s in (0.0, 1.0, 6.0)]
+    scores = est.ncti(pool, y)
+    assert scores[2] == pytest.approx(3.0) and scores[0] == pytest.approx(0.0)
+    assert scores[0] < scores[1] < scores[2]
+
+
+# ---------------------------------------------------------------------------------------
+# ETran
+# ---------------------------------------------------------------------------------------
+
+
+def test_etran_components_hand_computed():
+    y = np.array([0, 0, 1, 1])
+    logits = np.array([[0.0, 0.0], [np.log(3.0), 0.0], [0.0, np.log(3.0)], [0.0, 0.0]])
+    # features orthogonal (after centring) to the centred one-hot labels: S_reg = -|Y_c|^2/N
+    f = np.array([[1.0], [-1.0], [1.0], [-1.0]])
+    got = est.etran_components(f, logits, y, reg_variance=1.0)
+    assert got["energy"] == pytest.approx((np.log(2) + np.log(4)) / 2, rel=1e-12)
+    assert got["reg"] == pytest.approx(-8 * 0.25 / 4, rel=1e-12)
+    # features spanning the labels: the regression residual vanishes and LDA is certain
+    f2 = np.array([[0.0], [0.01], [10.0], [10.01]])
+    got2 = est.etran_components(f2, logits, y, reg_variance=1.0)
+    # residual of each centred label column (norm^2 1, <f, Y> = -+10, |f|^2 = 100.0001)
+    assert got2["reg"] == pytest.approx(-2 * (1 - 100 / 100.0001) / 4, rel=1e-6)
+    assert got2["cls"] == pytest.approx(1.0, abs=1e-6)
+    assert got2["energy"] == got["energy"]  # energy depends on the logits only
+
+
+def test_etran_pool_combines_energy_and_classification():
+    y = np.arange(300) % 3
+    good, _ = _clustered(6, sep=6.0)
+    bad, _ = _random(6)
+    confident = np.eye(3)[y] * 8.0
+    flat = np.zeros((300, 3))
+    scores = est.etran([good, bad], [confident, flat], y)
+    np.testing.assert_allclose(scores, [2.0, 0.0])
+    with pytest.raises(ValueError, match="rows"):
+        est.etran_components(good, flat[:10], y)

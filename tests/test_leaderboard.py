@@ -22,17 +22,44 @@ def test_run_estimators_scores_and_times_every_estimator():
     probs = scoring.softmax(logits)
     np.testing.assert_allclose(probs.sum(axis=1), 1.0)
     scores, seconds = scoring.run_estimators(feats, probs, labels,
-                                                 settings={"gbc": {"pca_dim": 4}})
-    assert list(scores) == list(scoring.ESTIMATORS) == list(seconds)
-    assert all(np.isfinite(v) for v in scores.values())
+                                                 settings={"gbc": {"pca_dim": 4}},
+                                                 logits=logits)
+    n = len(scoring.ESTIMATORS)
+    assert list(scores)[:n] == list(scoring.ESTIMATORS) == list(seconds)
+    parts = [f"{e}_{c}" for e, cs in scoring.POOL_COMPONENTS.items() for c in cs]
+    assert list(scores)[n:] == parts
+    pooled = set(scoring.POOL_COMPONENTS)
+    assert all(np.isfinite(v) for k, v in scores.items() if k not in pooled)
+    assert all(np.isnan(scores[k]) for k in pooled)  # filled in over the pool
     assert all(s >= 0 for s in seconds.values())
     assert scores["knn"] > 0.9  # well-separated classes
+
+
+def test_pool_estimators_are_combined_over_the_pool():
+    labels = np.arange(120) % 3
+    rows = []
+    for i, sep in enumerate((0.0, 1.0, 4.0)):
+        feats, _ = clustered(3, sep=sep)
+        logits = sep * np.eye(3)[labels] + np.random.default_rng(i).normal(size=(120, 3))
+        scores, _ = scoring.run_estimators(feats, scoring.softmax(logits), labels,
+                                           ["ncti", "etran", "sfda", "nleep"], logits=logits)
+        rows.append({"model": f"s{i}", **scores})
+    frame = scoring.combine_pool_estimators(pd.DataFrame(rows))
+    for name in ("ncti", "etran", "sfda", "nleep"):
+        assert frame[name].is_monotonic_increasing, name
+    assert frame["ncti"].iloc[-1] == pytest.approx(3.0)  # best on all three components
+    # without logits ETran is not defined; the other components are
+    scores, seconds = scoring.run_estimators(clustered(3, sep=1.0)[0], None, labels,
+                                             ["etran", "ncti"])
+    assert np.isnan(scores["etran_energy"]) and seconds["etran"] == 0.0
+    assert np.isfinite(scores["ncti_ncc"])
 
 
 def test_estimators_prefer_informative_features():
     good, labels = clustered(0, sep=4.0)
     bad, _ = clustered(0, sep=0.0)
-    names = [n for n in scoring.ESTIMATORS if n not in scoring.HEAD_ESTIMATORS]
+    names = [n for n in scoring.ESTIMATORS
+             if n not in scoring.HEAD_ESTIMATORS and n not in scoring.POOL_COMPONENTS]
     s_good = scoring.run_estimators(good, None, labels, names)[0]
     s_bad = scoring.run_estimators(bad, None, labels, names)[0]
     for name in names:
@@ -126,3 +153,50 @@ def test_figure_has_agreement_and_cost_panels():
     left, right = fig.axes
     assert {t.get_text() for t in left.get_yticklabels()} == {"perfect", "noise", "τ1"}
     assert right.get_xscale() == "log"
+
+
+def test_degenerate_measures_are_flagged_not_ranked():
+    scores, transfer = pool()
+    scores["flat"] = 0.5
+    scores["saturated"] = 1.0 + 1e-9 * np.arange(8)
+    scores["half"] = [np.nan] * 6 + [1.0, 2.0]
+    table = scoring.source_table(scores, transfer, adversarial=["tau1"],
+                                 truths=["probe_accuracy"])
+    board = scoring.rank_measures(
+        table, {"perfect": "estimator", "flat": "estimator", "saturated": "estimator",
+                "half": "estimator", "noise": "estimator"},
+        ["probe_accuracy"], {}, n_boot=50)
+    row = board.set_index("measure")
+    assert row.loc["perfect", "degenerate"] == "" and row.loc["noise", "degenerate"] == ""
+    assert "equal" in row.loc["flat", "degenerate"]
+    assert "saturate" in row.loc["saturated", "degenerate"]
+    assert "finite" in row.loc["half", "degenerate"]
+    for m in ("flat", "saturated", "half"):
+        assert np.isnan(row.loc[m, "weighted_tau"]) and row.loc[m, "top_source"] == ""
+    assert list(board["measure"][-3:]) == ["flat", "saturated", "half"]  # unranked, last
+    assert scoring.degenerate_reason([1e6, 1e6 + 5.0, 1e6 + 10.0]) == ""  # relative spread
+    assert scoring.degenerate_reason([0.0, 2e-7, 5e-7]) != ""
+
+
+def test_baseline_rows_and_random_ranking():
+    scores, transfer = pool()
+    scores["param_count"] = [10, 20, 30, 40, 50, 60, 70, 80]  # s7 largest = best
+    table = scoring.source_table(scores, transfer, adversarial=["tau1"],
+                                 truths=["probe_accuracy"])
+    board = scoring.rank_measures(table, {"perfect": "estimator", "param_count": "baseline"},
+                                  ["probe_accuracy"], {}, n_boot=20, random_draws=400)
+    row = board.set_index("measure")
+    assert row.loc["param_count", "kind"] == "baseline"
+    assert row.loc["param_count", "weighted_tau"] == pytest.approx(1.0)
+    rnd = row.loc[scoring.RANDOM_BASELINE]
+    assert rnd["kind"] == "baseline" and rnd["n_boot_valid"] == 400
+    # a random ranking agrees by chance only: mean near 0, a wide central range
+    assert abs(rnd["kendall"]) < 0.06 and abs(rnd["weighted_tau"]) < 0.08
+    assert rnd["weighted_tau_lo"] < -0.3 and rnd["weighted_tau_hi"] > 0.3
+    # expected relative top-1 of a random pick = mean truth / max truth
+    truth = np.linspace(0.5, 0.9, 8)
+    assert rnd["relative_top1"] == pytest.approx(truth.mean() / truth.max(), abs=0.02)
+    # exact: Kendall's tau of a random permutation of 8 has variance 2(2n+5)/(9n(n-1))
+    assert rnd["kendall_sd"] == pytest.approx(np.sqrt(2 * 21 / (9 * 8 * 7)), rel=0.1)
+    again = scoring.random_ranking(table["probe_accuracy"], draws=400, seed=0)
+    assert again["weighted_tau"] == rnd["weighted_tau"]  # fixed seed

@@ -1,4 +1,4 @@
-"""Metric core against closed-form cases, exact identities and properties (SPEC §2-§3)."""
+"""Metric core vs closed-form cases, exact identities and properties (docs/method.md §3, §5)."""
 
 from __future__ import annotations
 
@@ -204,6 +204,39 @@ def test_theorem3_bound_dominates_transferred_loss(seed, t):
     out = experiment.sweep_point(source, target, x, data.y, input_scale=1.0)
     assert out["thm3_bound"] >= out["g_transferred_loss"]
     assert out["thm3_bound"] >= out["transferred_loss"]
+
+
+def test_sweep_point_prop2_affine_and_ratio_columns():
+    from advtransfer.synthetic import experiment
+
+    data = experiment.make_rbf_data(n_samples=80, input_dim=5, output_dim=3, n_rbf=8, seed=3)
+    target = experiment.SigmoidMLP(5, 12, 3).double().eval()
+    source = experiment.perturbed(target, experiment.random_direction(target, 4), 0.4)
+    scale = experiment.input_scale_for(data.x)
+    out = experiment.sweep_point(source, target, data.x, data.y, input_scale=scale)
+    assert out["prop2_lower"] <= out["first_order_cross_loss"] + 1e-15
+    assert out["first_order_cross_loss"] <= out["prop2_upper"] + 1e-15
+    # the affine map on outputs is a special case of refitting the last layer
+    assert out["affine_transferred_loss"] >= out["transferred_loss"] - 1e-12
+    assert out["thm2_ratio"] == pytest.approx(out["thm2_bound"] / out["grad_diff"])
+    assert out["thm3_ratio"] == pytest.approx(out["thm3_bound"] / out["g_transferred_loss"])
+    # first-order cross loss is E ||J_T v_S||^2, i.e. alpha times E sigma_1,T^2
+    same = experiment.sweep_point(target, target, data.x, data.y, input_scale=scale)
+    assert same["first_order_cross_loss"] == pytest.approx(same["prop2_upper"])
+    assert math.isnan(same["thm2_ratio"])  # G is 0 up to round-off: the ratio is undefined
+
+
+def test_affine_output_loss_is_zero_for_an_affine_relation():
+    from advtransfer.synthetic import experiment
+
+    data = experiment.make_rbf_data(n_samples=60, input_dim=4, output_dim=3, n_rbf=5, seed=0)
+    model = experiment.SigmoidMLP(4, 7, 3).double().eval()
+    gen = torch.Generator().manual_seed(1)
+    m, b = torch.randn(2, 3, generator=gen, dtype=torch.float64), torch.randn(2, dtype=torch.float64)
+    with torch.no_grad():
+        y = model(data.x) @ m.T + b
+    assert experiment.refit_affine_output_loss(model, data.x, y) < 1e-20
+    assert experiment.refit_affine_output_loss(model, data.x, data.y) > 0
 
 
 def test_sigmoid_second_derivative_constant():

@@ -59,7 +59,7 @@ def check_outputs(workdir: Path, source: str, label: str) -> pd.DataFrame:
     assert list(table["label"]) == [label]
     for col in ("cross_adv_loss", "adv_loss_ratio", "flip_rate", "tau1", "tau2", "alpha",
                 "probe_accuracy", "kshot_accuracy", "source_val_accuracy",
-                "source_success_rate", "reference_clean_accuracy"):
+                "source_attack_success", "reference_clean_accuracy"):
         assert table[col].notna().all(), col
     assert table[["tau1", "tau2", "alpha", "flip_rate"]].stack().between(-1e-9, 1 + 1e-9).all()
     assert (table["tau_input_space"] == "shared_word_embeddings").all()

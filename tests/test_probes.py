@@ -246,3 +246,32 @@ def test_choose_C_by_validation_picks_from_grid(digits_split):
         choose_C_by_validation(x_train, y_train, x_train, grid=grid)
     with pytest.raises(ValueError, match="grid"):
         choose_C_by_validation(x_train, y_train, grid=())
+
+
+def test_knowledge_measures_choose_C_on_validation_and_record_it(digits_split):
+    """The full probe's C comes from the grid by validation loss; the test split is unused."""
+    from advtransfer.images.measures import knowledge_measures
+
+    torch.manual_seed(0)
+    net = TinyNet().eval()
+    as_images = lambda a: torch.as_tensor(a, dtype=torch.float32).reshape(-1, 1, 8, 8)
+    x, y = digits_split["x_train"], torch.as_tensor(digits_split["y_train"])
+    train, val = (as_images(x[:900]), y[:900]), (as_images(x[900:]), y[900:])
+    test = (as_images(digits_split["x_test"]), torch.as_tensor(digits_split["y_test"]))
+    grid = (1e-4, 0.1, 1.0)
+    row = knowledge_measures(net, train, test, C=1.0, C_grid=grid, val=val)
+    feats = {k: extract_features(net, v[0]).numpy() for k, v in (("train", train), ("val", val))}
+    expected = choose_C_by_validation(feats["train"], train[1].numpy(), feats["val"],
+                                      val[1].numpy(), grid=grid)["C"]
+    assert row["probe_C"] == expected and row["probe_C"] != 1e-4
+    refit = fit_linear_probe(feats["train"], train[1].numpy(), C=expected)
+    assert row["probe_accuracy"] == pytest.approx(
+        refit.evaluate(extract_features(net, test[0]).numpy(), test[1].numpy())["accuracy"])
+    # the test split cannot steer the choice: other test images, same C
+    other = knowledge_measures(net, train, (test[0][:50], test[1][:50]), C_grid=grid, val=val)
+    assert other["probe_C"] == row["probe_C"]
+    # without a validation split a stratified part of the training data is held out
+    carved = knowledge_measures(net, train, test, C_grid=grid)
+    assert carved["probe_C"] in grid
+    fixed = knowledge_measures(net, train, test, C=0.5)
+    assert fixed["probe_C"] == 0.5

@@ -1,7 +1,7 @@
 """Tests of advtransfer.tasks.taskonomy and of the task tree on the public Taskonomy affinities.
 
 Tests marked by the ``taskonomy_dir`` fixture read the shared affinity files
-(``../shared/data/taskonomy`` beside the checkout, or ``$ADVTRANSFER_TASKONOMY_DIR``) and
+(``resources/taskonomy`` in the repository, or ``$ADVTRANSFER_TASKONOMY_DIR``) and
 skip, saying why, where they are absent. Run with ``-s`` to see the reported curves.
 """
 
@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.metrics import adjusted_rand_score
+from conftest import REPO
 
 from advtransfer.tasks import taskonomy as tx
 from advtransfer.tasks.graph import cut_tree, entropy_curve, normalise, task_tree
@@ -40,7 +41,8 @@ def test_data_dir_env_override(monkeypatch, tmp_path):
     monkeypatch.setenv(tx.DATA_DIR_ENV, str(tmp_path))
     assert tx.default_data_dir() == tmp_path
     monkeypatch.delenv(tx.DATA_DIR_ENV)
-    assert tx.default_data_dir().parts[-3:] == ("shared", "data", "taskonomy")
+    assert tx.default_data_dir() == REPO / "resources" / "taskonomy"
+    assert (tx.default_data_dir() / "all_affinities.pkl").is_file()  # shipped
 
 
 def test_missing_files_say_where_to_get_them(tmp_path):

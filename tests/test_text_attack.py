@@ -56,16 +56,49 @@ def test_finds_the_flip_on_the_decisive_word():
     assert res.confidence[0] > 0.9 and res.confidence[1] < 0.1
 
 
-def test_returns_the_original_when_nothing_flips():
-    # "great" -> "good" lowers the confidence but cannot flip it: the greedy step keeps the
-    # substitution internally, yet a failed attack returns the clean text unchanged.
+def test_keeps_the_perturbed_text_when_the_budget_runs_out_without_a_flip():
+    # "great" -> "good" lowers the confidence but cannot flip it: as in TextFooler, the
+    # failed attack returns the text with every kept substitution, not the clean text.
     text = f"{FILLER} and the acting was great and the music was great too"
     model = BagOfWords({"great": 1.0, "good": 0.6})
     neighbours = table({"great": [("good", 0.7)]})
     res = textfooler_attack(text, model, neighbours, max_change_rate=0.2)
     assert not res.success
-    assert res.adversarial == text and res.changes == () and res.n_changed == 0
+    assert res.adversarial == f"{FILLER} and the acting was good and the music was good too"
+    assert [c[1:] for c in res.changes] == [("great", "good"), ("great", "good")]
+    assert res.n_changed == 2 <= res.budget
     assert res.adversarial_label == res.label == 1
+    clean, adv = model([text, res.adversarial])[:, 1]
+    assert res.confidence == pytest.approx((clean, adv)) and adv < clean
+    # with a budget of one word only the most important substitution is kept
+    one = textfooler_attack(text, model, neighbours, max_change_rate=0.04)
+    assert one.budget == 1 and not one.success and one.n_changed == 1
+    # the similarity of the returned text is that of the last kept substitution
+    sims = textfooler_attack(text, model, neighbours, max_change_rate=0.2,
+                             similarity=lambda ts, o: np.array([0.99 - 0.01 * t.count("good")
+                                                                for t in ts]))
+    assert sims.similarity == pytest.approx(0.97)
+
+
+def test_returns_the_original_when_no_substitution_helps():
+    text = f"{FILLER} and the acting was great"
+    model = BagOfWords({"great": 1.0, "superb": 1.5})  # the only candidate raises f_y0
+    res = textfooler_attack(text, model, table({"great": [("superb", 0.7)]}),
+                            max_change_rate=0.2)
+    assert not res.success and res.adversarial == text and res.changes == ()
+
+
+def test_attack_table_keeps_failed_perturbations_and_the_success_rate():
+    texts = [f"{FILLER} and the acting was great and the music was great too",
+             f"{FILLER} and it was Wonderful"]
+    model = BagOfWords({"great": 1.0, "good": 0.6, "wonderful": 1.0, "awful": -1.0})
+    neighbours = table({"great": [("good", 0.7)], "wonderful": [("awful", 0.6)]})
+    rows = attack_sentences(model, texts, [1, 1], [0, 1], neighbours, max_change_rate=0.2)
+    assert list(rows["success"]) == [False, True]
+    assert (rows["adv_text"] != rows["text"]).all()  # the failed attack's text is perturbed too
+    assert list(rows["n_changed"]) == [2, 1]
+    # text_adversarial_measures reports this as the source's own attack success rate
+    assert float(rows["success"].mean()) == 0.5
 
 
 def test_budget_zero_changes_nothing_and_costs_one_query():
@@ -115,8 +148,9 @@ def test_never_changes_more_than_the_budget(words, weights, rate):
     changed = sum(a != b for a, b in zip(words, adv))
     assert changed == res.n_changed <= res.budget == int(np.floor(rate * len(words) + 1e-9))
     assert all(a == b for a, b in zip(words, adv) if b in STOP_WORDS)
-    if not res.success:
-        assert res.adversarial == text
+    if not res.success:  # the perturbed text is kept: the prediction did not flip
+        assert res.adversarial_label == res.label
+        assert (res.adversarial == text) == (res.n_changed == 0)
 
 
 def test_deterministic_given_the_seed():

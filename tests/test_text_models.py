@@ -152,7 +152,20 @@ def test_measures_on_tiny_models(classifiers, corpus):
     row = measures.text_adversarial_measures(source, reference, attack_s, attack_r,
                                                   jacobian_points=3)
     assert row["tau_input_space"] == "shared_word_embeddings" and row["jacobian_points"] == 3
+    assert row["source_attack_success"] == pytest.approx(attack_s["success"].mean())
     assert 0 <= row["flip_rate"] <= 1 and np.isfinite(row["cross_adv_loss"])
+    raw = measures.text_adversarial_measures(source, reference, attack_s, attack_r,
+                                             jacobian_points=3, jacobian_output="logits")
+    assert row["tau2_logits"] == pytest.approx(raw["tau2"]) and raw["tau2_logits"] == raw["tau2"]
+    jac_s = tau.center_outputs(source.embedding_jacobians(attack_s["text"].tolist()[:3]).double())
+    jac_r = tau.center_outputs(reference.embedding_jacobians(attack_s["text"].tolist()[:3]).double())
+    assert row["tau2"] == pytest.approx(float(tau.adversarial_transferability(jac_s, jac_r)["tau2"]))
+    logsm = measures.text_adversarial_measures(source, reference, attack_s, attack_r,
+                                               jacobian_points=3, jacobian_output="log_softmax")
+    assert 0 <= logsm["tau1"] <= 1 + 1e-9
+    with pytest.raises(ValueError, match="jacobian_output"):
+        measures.text_adversarial_measures(source, reference, attack_s, attack_r,
+                                           jacobian_output="features")
     probe = {"method": "adam", "lr": 1e-2, "epochs": 3, "batch_size": 8, "seed": 0, "C": 1.0,
              "kshot": {"k": 2, "draws": 2, "seed": 0}}
     train, test = (texts[:32], labels[:32]), (texts[32:], labels[32:])

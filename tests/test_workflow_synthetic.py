@@ -29,8 +29,17 @@ def test_synthetic_dag_end_to_end(tmp_path, tiny_synthetic_config):
     assert len(table) == 2 * 2 * 3  # sets x directions x t
     assert set(table["set"]) == {"derived", "independent"}
     for col in ("tau1", "tau2", "alpha", "thm2_bound", "grad_diff", "thm3_bound",
-                "transferred_loss", "target_loss", "beta"):
+                "transferred_loss", "target_loss", "beta", "affine_transferred_loss",
+                "prop2_lower", "first_order_cross_loss", "prop2_upper", "thm3_ratio"):
         assert table[col].notna().all(), col
+    assert (table["prop2_lower"] <= table["first_order_cross_loss"] * (1 + 1e-12)).all()
+    assert (table["first_order_cross_loss"] <= table["prop2_upper"] * (1 + 1e-12)).all()
+    assert (table["affine_transferred_loss"] >= table["transferred_loss"] * (1 - 1e-9)).all()
+    # Figure 2's caption: the description plus findings computed from this very table
+    from advtransfer.synthetic.caption import figure2_findings
+
+    caption = (tmp_path / "results/synthetic/figure2_caption.rst").read_text()
+    assert caption.startswith("Paper Figure 2") and figure2_findings(table) in caption
     derived0 = table[(table["set"] == "derived") & (table["t"] == 0.0)]
     assert derived0["tau1"].to_numpy() == pytest.approx(1.0, abs=1e-9)
     assert (table["thm2_bound"] >= table["grad_diff"]).all()
@@ -51,6 +60,13 @@ def test_synthetic_dag_end_to_end(tmp_path, tiny_synthetic_config):
     run_snakemake(tmp_path)
     table = pd.read_csv(tmp_path / "results/synthetic/sweep.tsv", sep="\t")
     assert sorted(set(table["t"])) == [0.0, 0.25, 1.0]
+
+    # threads are set per rule (profile or --set-threads) and reach the job's torch
+    log = tmp_path / "logs/synthetic/sweep_transferability/derived.log"
+    assert "rule sweep_transferability {'set': 'derived'}, 1 thread(s)" in log.read_text()
+    run_snakemake(tmp_path, "--set-threads", "sweep_transferability=2",
+                  "--forcerun", "sweep_transferability")
+    assert "rule sweep_transferability {'set': 'derived'}, 2 thread(s)" in log.read_text()
 
 
 @pytest.mark.parametrize(

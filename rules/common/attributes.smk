@@ -3,10 +3,16 @@ from advtransfer.attributes.experiment import (
     attribute_label_key,
     attribute_names,
     check_config,
+    check_inputs,
 )  # noqa: E402
 
 if "attributes" in config["scenarios"]:
-    check_config(config["attributes"])  # unknown attributes stop the run before any job
+    # unknown attributes, and missing CelebA files or .bin benchmarks, stop the run when the
+    # DAG is built (with `download: true` the build job fetches CelebA instead)
+    if config["attributes"]["download"]:
+        check_config(config["attributes"])
+    else:
+        check_inputs(config["attributes"])
 
 
 def attribute_sources():

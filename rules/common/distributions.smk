@@ -1,8 +1,13 @@
 # Experiment tables and input functions of the distributions scenario (rules/distributions.smk).
 from advtransfer.distributions.sources import (
+    check_inputs as check_distribution_inputs,
     source_dataset_name,
     source_percentages,
 )  # noqa: E402
+
+if "distributions" in config["scenarios"]:
+    # missing CIFAR-10 / STL-10 files stop the run when the DAG is built, not in a job
+    check_distribution_inputs(config["distributions"])
 
 
 def distribution_sources():
@@ -29,6 +34,27 @@ def distribution_datasets():
     group = cfg["groups"][cfg["target_group"]]
     names = [source_dataset_name(p) for p in source_percentages(len(group))]
     return names + ["target"]
+
+
+def distribution_data_config():
+    """The keys of the distributions section that the data sets depend on (params of
+    build_distribution_datasets, so that changing e.g. training or the correlation
+    bootstrap does not rebuild the data). The CIFAR-10 / STL-10 location keys count only
+    for that data set, the digits domain shift only for digits."""
+    cfg = config["distributions"]
+    keys = [
+        "dataset",
+        "groups",
+        "target_group",
+        "split_seed",
+        "source_split",
+        "target_split",
+    ]
+    if cfg["dataset"] == "digits":
+        keys += ["domain_shift"]
+    else:
+        keys += ["data_root", "download", "image_size"]
+    return {key: cfg[key] for key in keys}
 
 
 def distributions_outputs():

@@ -47,6 +47,16 @@ def task_categories():
     return {t: TASKONOMY_CATEGORIES[t] for t in task_names()}
 
 
+def get_task_data_config():
+    """The keys of the tasks section that the shared images depend on (params of
+    build_task_data): the digits canvas settings, or the Taskonomy image keys."""
+    cfg = config["tasks"]
+    if cfg["dataset"] == "digits":
+        return {"digits": cfg["digits"]}
+    bank = cfg["taskbank"]
+    return {"taskbank": {k: bank[k] for k in ("images_dir", "image_size", "losses")}}
+
+
 def get_task_names(wildcards):
     """Tasks of the scenario, for params."""
     return task_names()
@@ -96,7 +106,16 @@ def tasks_outputs():
         "results/tasks/clusters.tsv",
         "results/tasks/figure4.png",
         "results/tasks/figure5.png",
+        *task_heatmap_paths("png"),
     ]
+
+
+def task_heatmap_paths(ext):
+    """Clustered heatmaps of every ATM (one per attack radius) and of the affinity."""
+    names = [f"atm_eps{eps:g}" for eps in config["tasks"]["attack"]["eps"]] + [
+        "affinity"
+    ]
+    return [f"results/tasks/heatmap_{name}.{ext}" for name in names]
 
 
 def task_model_path(task):

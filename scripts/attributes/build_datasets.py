@@ -7,8 +7,7 @@ from advtransfer.images import imagesets
 from advtransfer.jobs import start_job
 
 smk, log = start_job(snakemake)  # noqa: F821
-cfg = smk.params.cfg
-built = experiment.build_datasets(cfg, threads=smk.threads)  # checks every input file first
+built = experiment.build_datasets(smk.params.data, threads=smk.threads)  # checks every input file first
 for name in ("target", "probe"):
     entry = built[name]
     sizes = {k: tuple(v.shape) for k, v in entry["arrays"].items() if k.startswith("x_")}

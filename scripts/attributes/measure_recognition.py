@@ -19,7 +19,7 @@ for bench, path in zip(smk.params.benchmarks, smk.input.pairs):
 row = experiment.recognition_measures(
     model.to(device), pairs, imagesets.load_split(smk.input.probe, "train"),
     imagesets.load_split(smk.input.probe, "test"), flip=ver["flip"], folds=ver["folds"],
-    C=probe["C"], kshot=probe["kshot"], device=device,
+    C=probe["C"], C_grid=probe.get("C_grid"), kshot=probe["kshot"], device=device,
 )
 row["source_val_accuracy"] = meta.get("val_accuracy")
 log.info("%s: %s", smk.wildcards.model, row)

@@ -33,6 +33,7 @@ log.info("%s: %d validation images, eps %.3g, %d steps, loss %s", smk.wildcards.
 row = measures.adversarial_measures(
     source, reference.to(device), x, y, x_adv, adv_r["x_adv"].to(device),
     jacobian_points=smk.params.jacobian_points, batch_size=cfg["batch_size"],
+    jacobian_output=smk.params.jacobian_output,
 )
 log.info("%s -> reference: %s", smk.wildcards.model, row)
 io.write_tsv(smk.output.row, pd.DataFrame([{"model": smk.wildcards.model, "attack_loss": loss,

@@ -1,4 +1,4 @@
-"""Build the five source data sets and the target data set (SPEC §5.2)."""
+"""Build the five source data sets and the target data set (docs/method.md §9.2)."""
 
 from pathlib import Path
 
@@ -7,8 +7,7 @@ from advtransfer.images import imagesets
 from advtransfer.jobs import start_job
 
 smk, log = start_job(snakemake)  # noqa: F821
-cfg = smk.params.cfg
-built = sources.build_datasets(cfg)
+built = sources.build_datasets(smk.params.data)
 for path in smk.output.data:
     name = Path(path).name.removesuffix(".safetensors")
     entry = built[name]

@@ -16,6 +16,7 @@ row = measures.text_knowledge_measures(
     source, data.split_texts(dataset, "train"), data.split_texts(dataset, "test"),
     num_classes=len(io.read_json(smk.input.data_meta)["classes"]), probe=smk.params.probe,
     batch_size=smk.params.batch_size,
+    val=data.split_texts(dataset, "val") if smk.params.probe.get("C_grid") else None,
 )
 row.update(source_val_accuracy=meta["val_accuracy"], source_test_accuracy=meta["test_accuracy"])
 log.info("%s: %s", smk.wildcards.model, row)

@@ -16,7 +16,7 @@ read = {"keep_default_na": False, "sep": "\t"}
 row = measures.text_adversarial_measures(
     source, reference, pd.read_csv(smk.input.adv_source, **read),
     pd.read_csv(smk.input.adv_reference, **read), jacobian_points=smk.params.jacobian_points,
-    batch_size=smk.params.batch_size,
+    batch_size=smk.params.batch_size, jacobian_output=smk.params.jacobian_output,
 )
 log.info("%s -> reference: %s", smk.wildcards.model, row)
 io.write_tsv(smk.output.row, pd.DataFrame([{"model": smk.wildcards.model, **row}]))

@@ -14,10 +14,11 @@ info = pd.DataFrame.from_dict(smk.params.sources, orient="index").rename_axis("m
 table = info.reset_index().merge(adv, on="model", validate="one_to_one").merge(
     probe, on="model", validate="one_to_one")
 io.write_tsv(smk.output.transfer, table)
+settings = {"group_col": "dataset", **{k: v for k, v in stats.inference_settings(
+    smk.params.correlation).items() if v is not None}}
 corr = stats.correlation_table(
     table, list(measures.ADVERSARIAL_MEASURES),
-    [c for c in measures.KNOWLEDGE_MEASURES if c in table], group_col="dataset",
-    n_boot=smk.params.correlation["n_boot"], seed=smk.params.correlation["seed"],
+    [c for c in measures.KNOWLEDGE_MEASURES if c in table], **settings,
 )
 io.write_tsv(smk.output.correlation, corr)
 log.info("sources:\n%s", table[["model", "cross_adv_loss", "flip_rate", "tau1", "tau2",

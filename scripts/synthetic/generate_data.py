@@ -1,4 +1,4 @@
-"""Generate the synthetic RBF regression data (SPEC §5.1)."""
+"""Generate the synthetic RBF regression data (Liang et al. §4.1; docs/method.md §9.1)."""
 
 from advtransfer import io
 from advtransfer.jobs import start_job

@@ -1,10 +1,12 @@
-"""Merge the sweep tables and draw paper Figure 2."""
+"""Merge the sweep tables, draw paper Figure 2 and write its data-driven caption."""
+
+from pathlib import Path
 
 import pandas as pd
 
 from advtransfer import io
 from advtransfer.jobs import start_job
-from advtransfer.synthetic import plots
+from advtransfer.synthetic import caption, plots
 
 smk, log = start_job(snakemake)  # noqa: F821
 table = pd.concat([pd.read_csv(p, sep="\t") for p in smk.input.tables], ignore_index=True)
@@ -17,3 +19,7 @@ with io.atomic_path(smk.output.png) as tmp:
     fig.savefig(tmp, dpi=130, format="png")
 with io.atomic_path(smk.output.svg) as tmp:
     fig.savefig(tmp, format="svg")
+text = caption.figure2_caption(table, head=Path(smk.input.caption_head).read_text())
+log.info("Figure 2 caption:\n%s", text)
+with io.atomic_path(smk.output.caption) as tmp:
+    Path(tmp).write_text(text)

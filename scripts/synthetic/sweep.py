@@ -1,4 +1,4 @@
-"""Sweep t for K random directions and record every Figure-2 quantity (SPEC §5.1)."""
+"""Sweep t for K random directions and record every Figure-2 quantity (docs/method.md §9.1)."""
 
 from pathlib import Path
 

@@ -8,26 +8,28 @@ from advtransfer.jobs import start_job
 from advtransfer.tasks import models
 
 smk, log = start_job(snakemake)  # noqa: F821
-cfg, tasks = smk.params.cfg, smk.params.tasks
-if cfg["dataset"] == "digits":
+data_cfg, tasks = smk.params.data, smk.params.tasks
+if smk.params.dataset == "digits":
     from advtransfer.tasks import digits
 
-    specs = digits.digits_tasks(tasks, cfg["digits"]["canvas"], len(cfg["digits"]["rotations"]))
-    data = digits.build_digits_tasks(cfg["digits"])
+    cfg = data_cfg["digits"]
+    specs = digits.digits_tasks(tasks, cfg["canvas"], len(cfg["rotations"]))
+    data = digits.build_digits_tasks(cfg)
     splits = {k: len(v) for k, v in data["splits"].items()}
     log.info("digits canvases %s, splits %s, tasks %s", tuple(data["x"].shape), splits, tasks)
     models.save_task_data(
         smk.output.data, data["x"], {s.name: data["targets"][s.name] for s in specs},
         data["splits"],
-        meta={"dataset": "digits", "tasks": [s.to_dict() for s in specs], "digits": cfg["digits"]},
+        meta={"dataset": "digits", "tasks": [s.to_dict() for s in specs], "digits": cfg},
     )
 else:
     from advtransfer.tasks import taskbank
 
-    specs = taskbank.taskbank_tasks(tasks, cfg["taskbank"]["losses"])
+    cfg = data_cfg["taskbank"]
+    specs = taskbank.taskbank_tasks(tasks, cfg["losses"])
     files = list(smk.input.images)
-    x = taskbank.load_images(files, cfg["taskbank"]["image_size"])
-    log.info("%d images from %s, resized to %s", len(files), cfg["taskbank"]["images_dir"],
+    x = taskbank.load_images(files, cfg["image_size"])
+    log.info("%d images from %s, resized to %s", len(files), cfg["images_dir"],
              tuple(x.shape[1:]))
     models.save_task_data(
         smk.output.data, x, {}, {"attack": torch.arange(len(files))},

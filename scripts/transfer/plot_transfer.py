@@ -10,7 +10,7 @@ smk, log = start_job(snakemake)  # noqa: F821
 table = pd.read_csv(smk.input.transfer, sep="\t")
 corr = pd.read_csv(smk.input.correlation, sep="\t")
 scenario = smk.wildcards.scenario
-attack = smk.params.cfg["attack"]
+attack = smk.params.attack
 setting = f"PGD L∞ eps = {attack['eps']}, {attack['steps']} steps"
 bars = plots.transfer_bars(table, title=f"{scenario}: adversarial vs knowledge transfer ({setting})")
 scatter = plots.transfer_scatter(

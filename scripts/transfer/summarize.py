@@ -14,11 +14,12 @@ info = pd.DataFrame.from_dict(smk.params.sources, orient="index").rename_axis("m
 table = info.merge(adv, on="model", validate="one_to_one").merge(probe, on="model", validate="one_to_one")
 io.write_tsv(smk.output.transfer, table)
 knowledge = [c for c in measures.KNOWLEDGE_MEASURES if c in table]
-corr_cfg = smk.params.cfg["correlation"]
-corr = stats.correlation_table(
-    table, list(measures.ADVERSARIAL_MEASURES), knowledge, group_col="dataset",
-    n_boot=corr_cfg["n_boot"], seed=corr_cfg["seed"],
-)
+# cluster bootstrap and permutation test over source data sets (seeds are replicates)
+settings = {"group_col": "dataset", **{k: v for k, v in stats.inference_settings(
+    smk.params.correlation).items() if v is not None}}
+corr = stats.correlation_table(table, list(measures.ADVERSARIAL_MEASURES), knowledge, **settings)
 io.write_tsv(smk.output.correlation, corr)
-log.info("correlations (bootstrap over source data sets):\n%s",
-         corr[["adversarial_measure", "knowledge_measure", "spearman", "spearman_lo", "spearman_hi"]])
+log.info("correlations (cluster bootstrap and permutation test over source data sets):\n%s",
+         corr[["adversarial_measure", "knowledge_measure", "primary", "duplicate_of", "spearman",
+               "spearman_lo", "spearman_hi", "spearman_lo_full", "spearman_hi_full",
+               "spearman_p", "p_holm"]].to_string())

@@ -10,6 +10,8 @@ import glob
 import json
 import logging
 import os
+import re
+import shutil
 import sys
 import tempfile
 from collections.abc import Iterator, Mapping
@@ -47,18 +49,56 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        # mkstemp creates 0600; give the file the mode a plain open() would (0666 & ~umask)
+        # so that group members on a shared cluster can read the results
+        os.chmod(tmp_path, 0o666 & ~_current_umask())
         os.replace(tmp_path, path)
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
 
 
+def _current_umask() -> int:
+    """The process umask (read by setting and restoring it; os has no getter)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def save_tensors(path: str | os.PathLike, tensors: Mapping[str, torch.Tensor], meta=None) -> None:
-    """Save tensors as safetensors (atomically); ``meta`` values are stored as strings."""
+    """Save tensors as safetensors (atomically); ``meta`` values are stored as strings.
+
+    The header is rewritten with sorted keys (safetensors writes the metadata in hash-map
+    order, which differs from run to run), so equal contents give equal bytes.
+    """
     clean = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
-    metadata = {k: json.dumps(v) for k, v in (meta or {}).items()}
+    metadata = {k: json.dumps(v, sort_keys=True) for k, v in sorted((meta or {}).items())}
     with atomic_path(path) as tmp:
         save_file(clean, str(tmp), metadata=metadata)
+        _sort_header(tmp)
+
+
+def _sort_header(path: Path) -> None:
+    """Rewrite a safetensors header with sorted keys; the tensor data stay as they are."""
+    with open(path, "r+b") as f:
+        size = int.from_bytes(f.read(8), "little")
+        header = json.loads(f.read(size))
+        meta = header.pop("__metadata__", None)
+        out = {"__metadata__": dict(sorted(meta.items()))} if meta is not None else {}
+        out.update(sorted(header.items()))  # data_offsets are relative to the data block
+        text = json.dumps(out, separators=(",", ":"), ensure_ascii=False).encode()
+        text += b" " * (-len(text) % 8)  # the data block starts 8-byte aligned
+        if len(text) == size:
+            f.seek(8)
+            f.write(text)
+            return
+    # another length (escaping differs): copy the data block behind the new header
+    tmp = path.with_name(path.name + ".sort")
+    with open(path, "rb") as src, open(tmp, "wb") as dst:
+        src.seek(8 + size)
+        dst.write(len(text).to_bytes(8, "little") + text)
+        shutil.copyfileobj(src, dst, 1 << 24)
+    os.replace(tmp, path)
 
 
 def load_tensors(path: str | os.PathLike) -> dict[str, torch.Tensor]:
@@ -83,12 +123,55 @@ def write_tsv(path: str | os.PathLike, frame) -> None:
         frame.to_csv(tmp, sep="\t", index=False, float_format="%.10g")
 
 
+class _LogStream:
+    """A log file as stderr, minus progress-bar redraws.
+
+    Progress bars (tqdm) redraw a line with carriage returns; in a file that leaves
+    hundreds of control characters per bar. This stream keeps only the last state of a
+    redrawn line and writes it when the line ends, so a log holds one readable line per
+    finished bar.
+    """
+
+    def __init__(self, handle: Any) -> None:
+        self._handle = handle
+        self._pending = ""
+
+    def write(self, text: str) -> int:
+        for piece in re.split(r"(\n)", text):
+            if piece == "\n":
+                if self._pending.strip():
+                    self._handle.write(self._pending.rstrip() + "\n")
+                self._pending = ""
+            elif piece:
+                self._pending = piece.rsplit("\r", 1)[-1] if "\r" in piece else (
+                    self._pending + piece)
+        return len(text)
+
+    def flush(self) -> None:
+        self._handle.flush()
+
+    def isatty(self) -> bool:
+        return False
+
+    def fileno(self) -> int:
+        return self._handle.fileno()
+
+    def close(self) -> None:
+        if self._pending.strip():
+            self._handle.write(self._pending.rstrip() + "\n")
+        self._pending = ""
+        self._handle.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._handle, name)
+
+
 def setup_logging(log_path: str | os.PathLike | None, level: int = logging.INFO) -> logging.Logger:
     """Send logging and stderr (tqdm progress bars, warnings) to ``log_path``."""
     handlers: list[logging.Handler] = []
     if log_path:
         Path(log_path).parent.mkdir(parents=True, exist_ok=True)
-        stream = open(log_path, "a", buffering=1)  # noqa: SIM115 - lives for the job
+        stream = _LogStream(open(log_path, "a", buffering=1))  # noqa: SIM115 - job-long
         sys.stderr = stream
         handlers.append(logging.StreamHandler(stream))
     else:

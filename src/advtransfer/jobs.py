@@ -8,6 +8,7 @@ Sends logging, warnings and stderr to the job's log file, limits torch to the jo
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from typing import Any
 
@@ -28,6 +29,15 @@ def start_job(smk: Any) -> tuple[Any, logging.Logger]:
         job's first log file (stderr when the rule has none).
     """
     log = io.setup_logging(smk.log[0] if len(smk.log) else None)
+    # byte-reproducible figures: the date matplotlib writes into SVG (and PDF) metadata is
+    # fixed by SOURCE_DATE_EPOCH, the SVG element ids by svg.hashsalt
+    os.environ.setdefault("SOURCE_DATE_EPOCH", "0")
+    try:
+        import matplotlib
+    except ImportError:  # pragma: no cover - matplotlib is a dependency
+        pass
+    else:
+        matplotlib.rcParams["svg.hashsalt"] = "advtransfer"
     threads = max(int(getattr(smk, "threads", 1) or 1), 1)
     if "torch" in sys.modules:  # set only where the script uses torch (importing it costs ~3 s)
         sys.modules["torch"].set_num_threads(threads)

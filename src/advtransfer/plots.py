@@ -9,6 +9,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+import seaborn as sns  # noqa: E402
 
 __all__ = ["MEASURE_LABELS", "transfer_bars", "transfer_scatter"]
 
@@ -68,7 +69,11 @@ def transfer_bars(table: pd.DataFrame, *, title: str) -> plt.Figure:
 def transfer_scatter(
     table: pd.DataFrame, corr: pd.DataFrame, *, knowledge: str, measures, title: str
 ) -> plt.Figure:
-    """Each adversarial measure against transfer accuracy, Spearman/Kendall in the legend."""
+    """Each adversarial measure against transfer accuracy, Spearman/Kendall in the legend.
+
+    A least-squares line with its 95 % band (seaborn ``regplot``, bootstrap over sources)
+    shows the trend; the rank correlations and their intervals come from ``corr``.
+    """
     measures = [m for m in measures if m in table]
     ncols = 3
     nrows = -(-len(measures) // ncols)
@@ -77,6 +82,11 @@ def transfer_scatter(
     colours = dict(zip(labels, plt.get_cmap("viridis")(np.linspace(0, 0.9, len(labels)))))
     for ax, measure in zip(axes.flat, measures):
         row = corr[(corr["adversarial_measure"] == measure) & (corr["knowledge_measure"] == knowledge)]
+        if table[measure].notna().sum() >= 3 and table[measure].nunique() > 1:
+            sns.regplot(x=table[measure].to_numpy(float), y=table[knowledge].to_numpy(float),
+                        scatter=False, ci=95, n_boot=1000, seed=0, ax=ax, color="0.45",
+                        line_kws={"lw": 1, "label": "least-squares line, 95 % band\n"
+                                  "(bootstrap over sources)"})
         for lab in labels:
             sub = table[table["label"] == lab]
             ax.scatter(sub[measure], sub[knowledge], color=colours[lab], s=28, label=lab)

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # A throw-away single-node SLURM (Debian 12, slurm-wlm 22.05) with two fake GPUs (gres
 # gpu:fake:2), so that tests/test_cluster.py can drive profiles/slurm against a real
-# scheduler. Root only. Adapted from ../shared/tools/slurm-local.sh.
+# scheduler. Root only.
 #
-# usage: tests/cluster/slurm-local.sh install|start|stop
+# usage: tests/cluster/slurm-local.sh install|start|reap|stop
 #   install  apt-get install the Debian packages (slurmctld slurmd slurm-client munge)
 #   start    write /etc/slurm/{slurm,gres}.conf, start munged (if not running), slurmctld, slurmd
-#   stop     cancel jobs, stop exactly the daemons `start` started, remove the files it wrote
+#   reap     cancel every job of this cluster, then kill what is left of them: their
+#            slurmstepd processes and every process that carries one of their SLURM_JOB_IDs
+#   stop     reap, stop exactly the daemons `start` started, remove the files it wrote
 #
 # State, daemon logs and the record of what was started live in $SLURM_LOCAL_DIR
 # (default /tmp/slurm-local). Exit status 3 means "refused: this machine already has a
@@ -16,7 +18,8 @@
 # - slurm.conf MUST be /etc/slurm/slurm.conf: the jobstep plugin strips SLURM_* variables
 #   (SLURM_CONF included) before its inner `srun`.
 # - There is no slurmdbd, so no sacct: the profile uses `slurm-status-command: squeue`, and
-#   MinJobAge keeps finished jobs visible to squeue/scontrol for 10 minutes (>= 120 s).
+#   MinJobAge keeps finished jobs visible to squeue/scontrol for an hour (>= 120 s), so the
+#   test can still inspect the first jobs of a long run.
 # - Partitions `cpu` (default) and `gpu` match profiles/slurm/partitions.yaml.
 # - TaskProlog records, for every task of every job, the GPU variables SLURM set
 #   (CUDA_VISIBLE_DEVICES, SLURM_JOB_GPUS, ...) in $SLURM_LOCAL_DIR/jobenv/<jobid>.<step>.
@@ -36,6 +39,55 @@ have_binaries() {
 wait_gone() {  # wait_gone PID: up to 15 s for a process to exit
   for _ in $(seq 150); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done
   return 1
+}
+
+job_ids() {  # this cluster's jobs: queued or recent (MinJobAge), seen by TaskProlog or by reap
+  {
+    squeue -h -o %A 2>/dev/null || true
+    if [ -d "$D/jobenv" ]; then ls "$D/jobenv"; fi | sed 's/\..*//'
+    if [ -f "$D/job-ids" ]; then cat "$D/job-ids"; fi
+  } | grep -E '^[0-9]+$' | sort -un || true
+}
+
+job_pids() {  # job_pids ID...: slurmstepd of those jobs and the processes that run them
+  local p pid cmd id
+  for p in /proc/[0-9]*; do
+    pid=${p#/proc/}
+    [ "$pid" = "$$" ] && continue
+    cmd=$(tr '\0' ' ' 2>/dev/null < "$p/cmdline") || continue
+    for id in "$@"; do
+      # slurmstepd names itself "slurmstepd: [<job>.<step>]"; SLURM sets SLURM_JOB_ID in
+      # the environment of every batch script and task (python scripts of the rules included)
+      if [[ "$cmd" == "slurmstepd: [$id."* ]] \
+        || { tr '\0' '\n' 2>/dev/null < "$p/environ" | grep -qx "SLURM_JOB_ID=$id"; }; then
+        echo "$pid"
+        break
+      fi
+    done
+  done
+  return 0
+}
+
+reap() {  # cancel every job, give SLURM 30 s to end them, then kill what is left
+  local ids pids
+  ids=$(job_ids)
+  # remembered for the reap after the daemons are gone (squeue no longer answers then)
+  if [ -n "$ids" ]; then echo "$ids" > "$D/job-ids"; fi
+  if pgrep -x slurmctld >/dev/null; then
+    scancel --full --quiet --partition=cpu,gpu 2>/dev/null || true
+    for _ in $(seq 150); do
+      [ -z "$(squeue -h -t running,completing,pending,suspended 2>/dev/null)" ] && break
+      sleep 0.2
+    done
+  fi
+  [ -n "$ids" ] || return 0
+  # shellcheck disable=SC2086  # one id per word
+  pids=$(job_pids $ids)
+  [ -n "$pids" ] || return 0
+  echo "slurm-local: killing leftovers of jobs $(echo $ids): pids $(echo $pids)" >&2
+  # shellcheck disable=SC2086
+  kill -TERM $pids 2>/dev/null || true
+  for pid in $pids; do wait_gone "$pid" || kill -KILL "$pid" 2>/dev/null || true; done
 }
 
 case "${1:-}" in
@@ -110,7 +162,7 @@ SelectType=select/cons_tres
 SelectTypeParameters=CR_Core_Memory
 GresTypes=gpu
 ReturnToService=2
-MinJobAge=600
+MinJobAge=3600
 SlurmctldPidFile=$D/slurmctld.pid
 SlurmdPidFile=$D/slurmd.pid
 StateSaveLocation=$D/state
@@ -144,22 +196,25 @@ GRES_END
   sinfo -o "%P %N %c %m %G %T"
   ;;
 
+reap)
+  [ -e "$D/started" ] || exit 0
+  reap
+  ;;
+
 stop)
-  [ -s "$D/started" ] || exit 0
-  if grep -qx slurmctld "$D/started"; then
-    scancel --full --quiet --partition=cpu,gpu 2>/dev/null || true
-    for _ in $(seq 50); do
-      [ -z "$(squeue -h -t running,completing,pending 2>/dev/null)" ] && break
-      sleep 0.2
-    done
-  fi
+  [ -e "$D/started" ] || exit 0
+  reap
   for daemon in slurmd slurmctld; do
-    if grep -qx "$daemon" "$D/started" && [ -s "$D/$daemon.pid" ]; then
+    # the pid files live in this script's state directory: what they name, it started
+    # (also when `start` was cut short before recording the daemon in $D/started)
+    if [ -s "$D/$daemon.pid" ]; then
       pid=$(cat "$D/$daemon.pid")
       kill "$pid" 2>/dev/null || true
       wait_gone "$pid" || kill -9 "$pid" 2>/dev/null || true
     fi
   done
+  # jobs whose slurmstepd outlived slurmd (a step that ignored the cancel): kill them too
+  reap
   if grep -qx munged "$D/started" && [ -s /run/munge/munged.pid ]; then
     pid=$(cat /run/munge/munged.pid)
     kill "$pid" 2>/dev/null || true

@@ -1,4 +1,4 @@
-"""Reader of the CelebA data set in its published on-disk format (SPEC §5.3).
+"""Reader of the CelebA data set in its published on-disk format (docs/method.md §9.3).
 
 CelebA (Liu et al., "Deep Learning Face Attributes in the Wild", ICCV 2015): 202,599
 aligned face images of 10,177 identities with 40 binary attributes and an official

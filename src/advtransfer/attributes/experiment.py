@@ -1,4 +1,4 @@
-"""Data and summary tables of the "knowledge transfer among attributes" scenario (SPEC §5.3).
+"""Data and summary tables of the attributes scenario (Liang et al. §4.3; docs/method.md §9.3).
 
 Sources are binary attribute classifiers, the reference is a recognition model trained
 on identities. Adversarial transferability of an attribute = the reference's loss on
@@ -347,13 +347,24 @@ def _build_digits(cfg: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _build_celeba(cfg: Mapping[str, Any], threads: int) -> dict[str, Any]:
-    from advtransfer.attributes import celeba, verification
+    """CelebA back-end: the target (train partition), the identity probe, the pair sets."""
+    from advtransfer.attributes import celeba
+
+    index = celeba.read_celeba_index(cfg["data_root"])
+    return {
+        "target": _celeba_target(cfg, index, threads),
+        "probe": _celeba_probe(cfg, index, threads),
+        "pairs": _celeba_pairs(cfg),
+    }
+
+
+def _celeba_target(cfg: Mapping[str, Any], index: Any, threads: int) -> dict[str, Any]:
+    """Train partition: identity labels, the attribute label sets, train/val/test splits."""
+    from advtransfer.attributes import celeba
 
     names = attribute_names(cfg)
     seed, size, crop = cfg["split_seed"], cfg["image_size"], cfg["crop"]
-    index = celeba.read_celeba_index(cfg["data_root"])
     columns = [index.attribute_names.index(n) for n in names]
-
     train_rows = np.flatnonzero(index.partition == celeba.PARTITIONS["train"])
     identities = np.unique(index.identity[train_rows])
     y = np.searchsorted(identities, index.identity[train_rows]).astype(np.int64)
@@ -364,16 +375,19 @@ def _build_celeba(cfg: Mapping[str, Any], threads: int) -> dict[str, Any]:
                           index.landmarks[train_rows], size=size, crop=crop, threads=threads)
     labels = {attribute_label_key(n): index.attributes[train_rows, c].astype(np.int64)
               for n, c in zip(names, columns)}
-    out: dict[str, Any] = {
-        "target": {
-            "arrays": _split_arrays(x, y, parts, labels),
-            "meta": {"classes": [str(i) for i in identities],
-                     "domain": f"CelebA train partition, {crop} crop, {size} px",
-                     "attributes": names, "label_sets": _label_sets(names)},
-        }
+    return {
+        "arrays": _split_arrays(x, y, parts, labels),
+        "meta": {"classes": [str(i) for i in identities],
+                 "domain": f"CelebA train partition, {crop} crop, {size} px",
+                 "attributes": names, "label_sets": _label_sets(names)},
     }
-    del x
 
+
+def _celeba_probe(cfg: Mapping[str, Any], index: Any, threads: int) -> dict[str, Any]:
+    """Identity probe on unseen identities of the test partition (k-shot needs 2k images)."""
+    from advtransfer.attributes import celeba
+
+    seed, size, crop = cfg["split_seed"], cfg["image_size"], cfg["crop"]
     probe_cfg = cfg["probe"]
     test_rows = np.flatnonzero(index.partition == celeba.PARTITIONS["test"])
     ids, counts = np.unique(index.identity[test_rows], return_counts=True)
@@ -394,22 +408,27 @@ def _build_celeba(cfg: Mapping[str, Any], threads: int) -> dict[str, Any]:
                            size=size, crop=crop, threads=threads)
     split = probe_cfg["split"]
     pp = datasets.split_indices(yp, (split, 1.0 - split, 0.0), seed=seed)
-    out["probe"] = {
+    return {
         "arrays": _split_arrays(xp, yp, {"train": pp["train"], "test": pp["val"]}),
         "meta": {"classes": [str(i) for i in chosen],
                  "domain": f"CelebA test partition (unseen identities), {crop} crop, {size} px"},
     }
 
-    ver = cfg["verification"]
-    out["pairs"] = {}
+
+def _celeba_pairs(cfg: Mapping[str, Any]) -> dict[str, Any]:
+    """The insightface verification benchmarks (``.bin`` files) as pair sets."""
+    from advtransfer.attributes import verification
+
+    ver, size = cfg["verification"], cfg["image_size"]
+    pairs = {}
     for bench in ver["benchmarks"]:
         path = verification.bin_path(ver["bin_dir"], bench)
         images, issame = verification.load_bin_pairs(path, size=size)
-        out["pairs"][bench] = {
+        pairs[bench] = {
             "arrays": {"x": images, "issame": issame.astype(np.uint8)},
             "meta": {"benchmark": bench, "domain": str(path)},
         }
-    return out
+    return pairs
 
 
 # ---------------------------------------------------------------------------------------
@@ -425,10 +444,11 @@ def recognition_measures(
     folds: int,
     C: float,
     kshot: Mapping[str, Any],
+    C_grid: Sequence[float] | None = None,
     batch_size: int = 256,
     device: str | torch.device = "cpu",
 ) -> dict[str, float]:
-    """The stripped backbone of ``model`` as a recognition feature (SPEC §5.3, §4).
+    """The stripped backbone of ``model`` as a recognition feature (docs/method.md §6, §9.3).
 
     * ``verif_<benchmark>`` (and ``_std`` over folds): verification accuracy of the cosine
       similarity of embeddings (plus the flipped image's with ``flip``), threshold by
@@ -441,6 +461,8 @@ def recognition_measures(
         model: classifier with ``features``; its head is never used.
         pairs: benchmark -> (images (2P, C, H, W), issame (P,)).
         probe_train, probe_test: (images, identity labels) of the probe.
+        C, C_grid: the probe's inverse L2 strength, or a grid to choose it from on a
+            validation part of ``probe_train`` (``probe_C`` in the row).
     """
     from advtransfer.attributes import verification
     from advtransfer.images import measures
@@ -454,8 +476,8 @@ def recognition_measures(
         out[f"verif_{bench}"] = res["accuracy"]
         out[f"verif_{bench}_std"] = res["accuracy_std"]
     out["verification_accuracy"] = float(np.mean([out[f"verif_{b}"] for b in pairs]))
-    out.update(measures.knowledge_measures(model, probe_train, probe_test, C=C, kshot=kshot,
-                                           batch_size=batch_size, device=device))
+    out.update(measures.knowledge_measures(model, probe_train, probe_test, C=C, C_grid=C_grid,
+                                           kshot=kshot, batch_size=batch_size, device=device))
     return out
 
 
@@ -476,7 +498,7 @@ def transfer_table(
 
     ``adv_transferability`` is the cross adversarial loss (the reference's identity loss
     under the source's PGD images) divided by its maximum over all source models, so the
-    most transferable attribute has 1 (SPEC §5.3).
+    most transferable attribute has 1 (Liang et al. §4.3, Table 1).
 
     Args:
         sources: ``model, attribute, seed`` per source.

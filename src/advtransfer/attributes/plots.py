@@ -1,6 +1,6 @@
 """Figures of the attributes scenario: the rendered Table 1 and the transfer scatter.
 
-Every axis is labelled with its quantity and unit (SPEC §5.3; paper §4.3, Table 1).
+Every axis is labelled with its quantity and unit (Liang et al. Table 1; docs/method.md §9.3).
 """
 
 from __future__ import annotations

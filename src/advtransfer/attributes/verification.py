@@ -1,6 +1,6 @@
 """Face verification with a parameter-free head: cosine similarity and a 10-fold threshold.
 
-Reference: Liang et al., §4.3 / SPEC §5.3 -- knowledge transferability of an attribute
+Reference: Liang et al., §4.3; docs/method.md §9.3 -- knowledge transferability of an attribute
 classifier is measured by stripping its attribute head and using the backbone embedding,
 unchanged, as a recognition feature: two images show the same identity when the cosine
 similarity of their embeddings exceeds a threshold. The threshold is chosen by the

@@ -1,7 +1,7 @@
 """Projected gradient descent (PGD) attacks in [0, 1] pixel space.
 
 Reference: Liang et al., "Does Adversarial Transferability Indicate Knowledge
-Transferability?", App. G.1 (see SPEC §5.2). The source model S is attacked with an
+Transferability?", App. G.1 (see docs/method.md §4). The source model S is attacked with an
 L-infinity PGD whose loss compares S's output on the perturbed input with S's own output
 on the clean input (label-free), so the attack needs no labels:
 
@@ -80,7 +80,7 @@ def pgd_attack(
 ) -> Tensor:
     r"""L-infinity PGD attack on a source model, label-free by default.
 
-    Paper: Liang et al., App. G.1 / SPEC §5.2 (eps = 0.1, 10 steps, random start).
+    Paper: Liang et al., App. G.1; docs/method.md §4 (eps = 0.1, 10 steps, random start).
 
     Formula::
 
@@ -181,6 +181,36 @@ def projected_gradient_ascent(
     gradient is its own) with the projection, random start and trivial cases described in
     :func:`pgd_attack`, whose argument checks (other than ``loss`` and ``y``) run here.
     """
+    clip_lo, clip_hi = _check_pgd_arguments(x, eps, steps, step_size, batch_size, clip)
+
+    # ---- trivial cases ----
+    if eps == 0 or (steps == 0 and not random_start):
+        return x.detach().clone()
+    xi = float(step_size) if step_size is not None else (2.5 * eps / steps if steps else 0.0)
+
+    x = x.detach()
+    start = _random_start(x, eps, seed, clip_lo, clip_hi) if random_start else x.clone()
+    if steps == 0:
+        return start
+    device = model_device(model, x.device)
+    pieces: list[Tensor] = []
+    with eval_mode(model), torch.enable_grad():
+        for begin in range(0, x.shape[0], batch_size):
+            rows = slice(begin, begin + batch_size)
+            x_clean = x[rows].to(device)
+            with torch.no_grad():
+                ref = reference(model(x_clean), rows, device)
+            x_adv = _ascend(model, x_clean, start[rows].to(device), ref, loss, eps=eps,
+                            steps=steps, xi=xi, clip=(clip_lo, clip_hi))
+            pieces.append(x_adv.to(x.device))
+    return torch.cat(pieces, dim=0)
+
+
+def _check_pgd_arguments(
+    x: Tensor, eps: float, steps: int, step_size: float | None, batch_size: int,
+    clip: tuple[float, float],
+) -> tuple[float, float]:
+    """Validate the PGD arguments; returns the clip box ``(low, high)``."""
     _check_attack_input(x)
     if isinstance(eps, bool) or not isinstance(eps, Real) or not math.isfinite(eps):
         raise ValueError(f"eps must be a finite real number, got {eps!r}")
@@ -212,42 +242,33 @@ def projected_gradient_ascent(
             f"x must lie in [{clip_lo}, {clip_hi}] (pixel units, normalisation belongs "
             f"inside the model); got values in [{x.min().item()}, {x.max().item()}]"
         )
+    return clip_lo, clip_hi
 
-    # ---- trivial cases ----
-    if eps == 0 or (steps == 0 and not random_start):
-        return x.detach().clone()
-    xi = float(step_size) if step_size is not None else (2.5 * eps / steps if steps else 0.0)
 
-    x = x.detach()
-    if random_start:
-        generator = torch.Generator(device="cpu").manual_seed(int(seed))
-        noise = torch.rand(x.shape, generator=generator, dtype=x.dtype)
-        noise = (2.0 * noise - 1.0).mul_(eps).to(x.device)
-        start = (x + noise).clamp_(clip_lo, clip_hi)
-    else:
-        start = x.clone()
-    if steps == 0:
-        return start
+def _random_start(x: Tensor, eps: float, seed: int, clip_lo: float, clip_hi: float) -> Tensor:
+    """``clip(x + u)``, ``u ~ U[-eps, eps]^n`` drawn on the CPU from ``seed`` (device-free)."""
+    generator = torch.Generator(device="cpu").manual_seed(int(seed))
+    noise = torch.rand(x.shape, generator=generator, dtype=x.dtype)
+    noise = (2.0 * noise - 1.0).mul_(eps).to(x.device)
+    return (x + noise).clamp_(clip_lo, clip_hi)
 
-    device = model_device(model, x.device)
-    pieces: list[Tensor] = []
-    with eval_mode(model), torch.enable_grad():
-        for begin in range(0, x.shape[0], batch_size):
-            x_clean = x[begin : begin + batch_size].to(device)
-            x_adv = start[begin : begin + batch_size].to(device)
-            lower = (x_clean - eps).clamp_(min=clip_lo)
-            upper = (x_clean + eps).clamp_(max=clip_hi)
-            with torch.no_grad():
-                ref = reference(model(x_clean), slice(begin, begin + batch_size), device)
-            for _ in range(steps):
-                x_adv.requires_grad_(True)
-                value = loss(model(x_adv), ref)
-                (grad,) = torch.autograd.grad(value, x_adv)
-                with torch.no_grad():
-                    x_adv = x_adv + xi * grad.sign()
-                    x_adv = torch.minimum(torch.maximum(x_adv, lower), upper)
-            pieces.append(x_adv.detach().to(x.device))
-    return torch.cat(pieces, dim=0)
+
+def _ascend(
+    model: nn.Module, x_clean: Tensor, x_adv: Tensor, ref: Tensor,
+    loss: Callable[[Tensor, Tensor], Tensor], *, eps: float, steps: int, xi: float,
+    clip: tuple[float, float],
+) -> Tensor:
+    """``steps`` signed-gradient ascent steps on one batch, projected on the eps-box ∩ clip."""
+    lower = (x_clean - eps).clamp_(min=clip[0])
+    upper = (x_clean + eps).clamp_(max=clip[1])
+    for _ in range(steps):
+        x_adv.requires_grad_(True)
+        value = loss(model(x_adv), ref)
+        (grad,) = torch.autograd.grad(value, x_adv)
+        with torch.no_grad():
+            x_adv = x_adv + xi * grad.sign()
+            x_adv = torch.minimum(torch.maximum(x_adv, lower), upper)
+    return x_adv.detach()
 
 
 def adversarial_losses(

@@ -22,6 +22,7 @@ iteration cap.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from numbers import Real
 from typing import Any, Literal
 
@@ -41,6 +42,13 @@ __all__ = [
     "transrate",
     "gbc",
     "knn_accuracy",
+    "nleep",
+    "sfda",
+    "ncti_components",
+    "ncti",
+    "etran_components",
+    "etran",
+    "pool_normalized_sum",
 ]
 
 # --------------------------------------------------------------------------------------
@@ -760,3 +768,430 @@ def knn_accuracy(
         raise ValueError(f"k must be <= number of training points {n}, got k={k}")
     preds = _neighbour_predictions(reference, codes, query, k, n_classes, metric, False)
     return float(np.mean(classes[preds] == eval_raw))
+
+
+# --------------------------------------------------------------------------------------
+# Newer estimators: NLEEP, SFDA, NCTI, ETran
+# --------------------------------------------------------------------------------------
+
+
+def _pca_scores(f: np.ndarray, *, dim: int | None = None,
+                variance: float | None = None) -> np.ndarray:
+    """Centred features projected onto their leading principal components.
+
+    ``dim`` keeps at most that many components, ``variance`` the fewest components whose
+    cumulative explained variance reaches that fraction (at least one); components with
+    (numerically) zero variance are always dropped.
+    """
+    z = f - f.mean(axis=0)
+    u, s, _ = np.linalg.svd(z, full_matrices=False)
+    top = float(s[0]) if s.size else 0.0
+    rank = int(np.sum(s > 1e-12 * top)) if top > 0 else 0
+    if rank == 0:
+        raise ValueError("features are constant; there are no principal components")
+    keep = rank
+    if dim is not None:
+        keep = min(keep, dim)
+    if variance is not None:
+        ratio = np.cumsum(s[:rank] ** 2) / np.sum(s[:rank] ** 2)
+        keep = min(keep, int(np.searchsorted(ratio, variance - 1e-12) + 1))
+    return u[:, :keep] * s[:keep]
+
+
+def _unit_rms(z: np.ndarray) -> np.ndarray:
+    """Rows rescaled so that the root-mean-square row norm is 1 (centred input)."""
+    rms = float(np.sqrt(np.mean(np.sum(z**2, axis=1))))
+    if rms == 0.0:
+        raise ValueError("features are constant; cannot normalise")
+    return z / rms
+
+
+def _softmax_rows(logits: np.ndarray) -> np.ndarray:
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    e = np.exp(shifted)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def _check_fraction(value: Any, name: str) -> float:
+    value = _check_positive(value, name)
+    if value > 1.0:
+        raise ValueError(f"{name} must lie in (0, 1], got {value!r}")
+    return value
+
+
+def nleep(
+    features: ArrayLike,
+    labels: ArrayLike,
+    *,
+    pca_variance: float = 0.8,
+    components_per_class: int = 5,
+    n_components: int | None = None,
+    covariance: Literal["full", "diag", "spherical", "tied"] = "full",
+    seed: int = 0,
+) -> float:
+    """NLEEP: LEEP with a Gaussian mixture on the features in place of the source head.
+
+    Reference: Li, Jia, Sang, Zhu, Green, Wang, Gong, "Ranking Neural Checkpoints",
+    CVPR 2021, Section 4 (N-LEEP).
+
+    The features are reduced by PCA, a Gaussian mixture with ``V`` components is fitted
+    to them, and its posteriors ``gamma_v(x_i) = P(v | x_i)`` play the role of the source
+    model's class distribution in :func:`leep`::
+
+        P(y, v)  = (1/N) sum_{i : y_i = y} gamma_v(x_i),   P(y | v) = P(y, v) / P(v)
+        NLEEP    = (1/N) sum_i log sum_v P(y_i | v) gamma_v(x_i)
+
+    Variant implemented: PCA keeps the fewest components explaining ``pca_variance`` of
+    the variance (80 % by default) and the reduced features are rescaled to unit RMS row
+    norm (NLEEP is then invariant to a global rescaling of the features); ``V =
+    components_per_class * K`` (5 K by default, capped at ``N``) unless ``n_components``
+    is given; ``sklearn.mixture.GaussianMixture`` with ``covariance`` covariances, k-means
+    initialisation and ``random_state=seed`` (deterministic). With one component the
+    posteriors are all 1 and NLEEP is ``sum_c pi_c log pi_c = -H(Y)``; with components
+    that each cover one class it is 0.
+
+    Args:
+        features: Target-set features of the source model.
+        labels: Target labels (integers, at least two classes).
+        pca_variance: Fraction of variance kept by the PCA, in ``(0, 1]``.
+        components_per_class: ``V / K`` when ``n_components`` is not given.
+        n_components: Number of mixture components ``V`` (overrides the default).
+        covariance: Covariance type of the mixture components.
+        seed: Seed of the mixture's initialisation.
+
+    Shape:
+        features ``(N, d)``, labels ``(N,)``.
+
+    Returns:
+        NLEEP, ``<= 0``; higher is better.
+    """
+    from sklearn.mixture import GaussianMixture
+
+    f = _as_features(features, "features", min_rows=2)
+    n = f.shape[0]
+    y, k = _as_labels(labels, n, "labels")
+    pca_variance = _check_fraction(pca_variance, "pca_variance")
+    if n_components is None:
+        v = check_positive_int(components_per_class, "components_per_class") * k
+    else:
+        v = check_positive_int(n_components, "n_components")
+    v = min(v, n)
+    if covariance not in ("full", "diag", "spherical", "tied"):
+        raise ValueError(f"covariance must be full, diag, spherical or tied, got {covariance!r}")
+    z = _unit_rms(_pca_scores(f, variance=pca_variance))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # ConvergenceWarning: the posteriors are still valid
+        gmm = GaussianMixture(n_components=v, covariance_type=covariance, random_state=seed,
+                              reg_covar=1e-6).fit(z)
+    posteriors = gmm.predict_proba(z)
+    return leep(posteriors, y)
+
+
+def _fisher_projection(f: np.ndarray, y: np.ndarray, k: int, a: float) -> np.ndarray:
+    """Regularised Fisher discriminant directions ``U`` (d, min(K-1, d)), best first.
+
+    ``U`` solves ``S_b u = w S_w^lam u`` with ``S_w^lam = (1 - lam) S_w + lam I``,
+    ``lam = exp(-a sigma_max(S_w))``, normalised so that ``U^T S_w^lam U = I``.
+    """
+    from scipy.linalg import eigh
+
+    n, d = f.shape
+    counts, means = _class_means(f, y, k)
+    within = f - means[y]
+    s_w = within.T @ within / n
+    centred = means - f.mean(axis=0)
+    s_b = (centred * (counts / n)[:, None]).T @ centred
+    sigma = float(np.linalg.eigvalsh(s_w)[-1])
+    lam = float(np.exp(-a * max(sigma, 0.0)))
+    s_reg = (1.0 - lam) * s_w + lam * np.eye(d)
+    # a negligible ridge keeps the generalised problem definite when S_w is singular
+    s_reg += 1e-10 * max(float(np.trace(s_reg)) / d, 1e-300) * np.eye(d)
+    _, vecs = eigh(s_b, s_reg)
+    return vecs[:, ::-1][:, : min(k - 1, d)]
+
+
+def _nearest_mean_posteriors(z: np.ndarray, y: np.ndarray, k: int) -> np.ndarray:
+    """Posteriors of the identity-covariance Gaussian classifier in a projected space.
+
+    ``log p(c | z) = z^T m_c - |m_c|^2 / 2 + log pi_c + const`` with class means ``m_c``
+    and priors ``pi_c = N_c / N`` (linear discriminant analysis with ``Sigma = I``).
+    """
+    counts, means = _class_means(z, y, k)
+    logits = z @ means.T - 0.5 * np.sum(means**2, axis=1)[None, :] + np.log(counts / z.shape[0])
+    return _softmax_rows(logits)
+
+
+def sfda(features: ArrayLike, labels: ArrayLike, *, a: float = 1.0) -> float:
+    """SFDA: Self-challenging Fisher Discriminant Analysis.
+
+    Reference: Shao, Zhao, Yuan, Ding, Wang, Shan, Luo, "Not All Models Are Equal:
+    Predicting Model Transferability in a Self-challenging Fisher Space", ECCV 2022,
+    Section 3 (Eq. 2-7).
+
+    1. Regularised FDA. With the within- and between-class scatters::
+
+           S_w = (1/N) sum_i (x_i - mu_{y_i})(x_i - mu_{y_i})^T
+           S_b = sum_c (N_c / N) (mu_c - mu)(mu_c - mu)^T
+           lam = exp(-a sigma_max(S_w)),   S_w^lam = (1 - lam) S_w + lam I
+
+       ``U`` holds the top ``min(K-1, d)`` generalised eigenvectors of
+       ``(S_b, S_w^lam)`` (``U^T S_w^lam U = I``) and ``x~ = U^T x``.
+    2. Classification in the Fisher space, with projected class means ``m_c``::
+
+           p(c | x) = softmax_c( x~^T m_c - |m_c|^2 / 2 + log(N_c / N) )
+
+    3. Self-challenging step (ConfMix). Each sample is moved towards the mean of the
+       class it is most confused with, in proportion to its uncertainty::
+
+           p_i = p(y_i | x_i),   c_i = argmax_{c != y_i} p(c | x_i)
+           x'_i = p_i x_i + (1 - p_i) mu_{c_i}
+
+       and steps 1-2 are repeated on the mixed features ``x'``.
+    4. ``SFDA = (1/N) sum_i p'(y_i | x'_i)``, the mean probability of the true class in
+       the Fisher space of the mixed features.
+
+    Variant implemented: the paper's ConfMix mixes hard samples with other classes by
+    their confidence; here the mixing partner is the mean of each sample's most
+    confused class and the weight its true-class probability (confident samples stay
+    put), after which the Fisher space is refitted. ``a = 1`` as in the paper; ``lam``
+    is close to 0 for features with large within-class scatter.
+
+    Args:
+        features: Target-set features of the source model.
+        labels: Target labels (integers, at least two classes).
+        a: Regularisation rate of ``lam``, ``> 0``.
+
+    Shape:
+        features ``(N, d)``, labels ``(N,)``.
+
+    Returns:
+        SFDA in ``(0, 1)``; higher is better.
+    """
+    f = _as_features(features, "features", min_rows=2)
+    y, k = _as_labels(labels, f.shape[0], "labels")
+    a = _check_positive(a, "a")
+    f = f - f.mean(axis=0)
+    u = _fisher_projection(f, y, k, a)
+    probs = _nearest_mean_posteriors(f @ u, y, k)
+    rows = np.arange(f.shape[0])
+    confidence = probs[rows, y]
+    rivals = probs.copy()
+    rivals[rows, y] = -np.inf
+    confused = np.argmax(rivals, axis=1)
+    _, means = _class_means(f, y, k)
+    mixed = confidence[:, None] * f + (1.0 - confidence[:, None]) * means[confused]
+    u2 = _fisher_projection(mixed, y, k, a)
+    probs2 = _nearest_mean_posteriors(mixed @ u2, y, k)
+    return float(np.mean(probs2[rows, y]))
+
+
+def _lda_posteriors(z: np.ndarray, y: np.ndarray, k: int) -> np.ndarray:
+    """Posteriors of linear discriminant analysis with a shared, shrunk covariance.
+
+    ``log p(c | z) = -(z - mu_c)^T Sigma^{-1} (z - mu_c) / 2 + log pi_c + const``, with
+    ``Sigma`` the Ledoit-Wolf estimate of the pooled within-class covariance.
+    """
+    counts, means = _class_means(z, y, k)
+    within = z - means[y]
+    cov = LedoitWolf(assume_centered=True).fit(within).covariance_
+    vals, vecs = np.linalg.eigh(cov)
+    inv = _pinv_eigvals(vals, 1e-12)
+    proj_z, proj_m = z @ vecs, means @ vecs
+    quad = np.sum((proj_z[:, None, :] - proj_m[None, :, :]) ** 2 * inv, axis=2)
+    return _softmax_rows(-0.5 * quad + np.log(counts / z.shape[0])[None, :])
+
+
+def _nuclear(m: np.ndarray) -> float:
+    return float(np.sum(np.linalg.svd(m, compute_uv=False)))
+
+
+def ncti_components(
+    features: ArrayLike, labels: ArrayLike, *, pca_dim: int = 64
+) -> dict[str, float]:
+    """The three neural-collapse scores of NCTI for one source (combine with
+    :func:`pool_normalized_sum` over the pool).
+
+    Reference: Wang, Luo, Zheng, Huang, Baktashmotlagh, "How Far Pre-trained Models Are
+    from Neural Collapse on the Target Dataset Informs their Transferability", ICCV 2023,
+    Section 3.
+
+    ``H`` are the centred features reduced to their top ``min(pca_dim, d, rank)``
+    principal components and rescaled to unit RMS row norm, ``H_c`` its rows of class
+    ``c`` with class mean ``mu_c``; ``Z`` (N x K) are the posteriors of the nearest-centre
+    classifier (LDA with a shared Ledoit-Wolf covariance, class priors ``N_c / N``)::
+
+        S_vc   = -(1/N) sum_c ||H_c - 1 mu_c^T||_*        within-class variability collapse
+        S_seli = (1/N) ||Z||_*                            simplex ETF / SELI geometry
+        S_ncc  = (1/N) sum_i z_{i, y_i}                   nearest-centre classifier
+
+    (``||.||_*`` the nuclear norm, the convex surrogate of the rank the paper uses for
+    all three.) ``S_vc`` is 0 when every class has collapsed to its mean; ``S_seli`` is
+    largest, ``sqrt(K / N)``, when the predictions are confident, balanced and
+    span all ``K`` classes (the simplex geometry), and ``sqrt(1 / (N K))`` for uniform
+    posteriors; ``S_ncc`` is 1 when the nearest-centre rule is certain and right. The
+    ``1/N`` factors are common to the sources of a pool. NCTI itself is the sum of the
+    three, each normalised over the pool of candidate models (:func:`ncti`).
+
+    Variant implemented: the scale-free unit-RMS PCA features (the paper's raw features
+    differ in scale between architectures, which would drive the nuclear norms), the
+    within-class deviations of those features for ``S_vc`` and the nearest-centre
+    posteriors as the class "logits" of ``S_seli``.
+
+    Args:
+        features: Target-set features of the source model.
+        labels: Target labels (integers, at least two classes).
+        pca_dim: Maximum PCA dimension.
+
+    Shape:
+        features ``(N, d)``, labels ``(N,)``.
+
+    Returns:
+        ``{"vc": S_vc, "seli": S_seli, "ncc": S_ncc}``; each higher is better.
+    """
+    f = _as_features(features, "features", min_rows=2)
+    n = f.shape[0]
+    y, k = _as_labels(labels, n, "labels")
+    pca_dim = check_positive_int(pca_dim, "pca_dim")
+    h = _unit_rms(_pca_scores(f, dim=pca_dim))
+    z = _lda_posteriors(h, y, k)
+    _, means = _class_means(h, y, k)
+    s_ncc = float(np.mean(z[np.arange(n), y]))
+    s_vc = -sum(_nuclear(h[y == c] - means[c]) for c in range(k)) / n
+    s_seli = _nuclear(z) / n
+    return {"vc": float(s_vc), "seli": float(s_seli), "ncc": s_ncc}
+
+
+def pool_normalized_sum(components: ArrayLike) -> np.ndarray:
+    """Sum of min-max normalised score components over a pool of sources.
+
+    ``components[m, j]`` is component ``j`` of source ``m``; each column is mapped to
+    ``(x - min) / (max - min)`` over the sources with finite values (a constant column
+    contributes 0) and the columns are summed::
+
+        T_m = sum_j (S_mj - min_m S_mj) / (max_m S_mj - min_m S_mj)
+
+    This is how NCTI (Wang et al., ICCV 2023) and ETran (Gholami et al., ICCV 2023)
+    put scores of different scales on one footing. A source with any non-finite
+    component gets NaN.
+
+    Shape:
+        components ``(M, J)`` -> ``(M,)``.
+    """
+    c = np.array(components, dtype=np.float64)
+    if c.ndim != 2:
+        raise ValueError(f"components must be 2-D (sources, components), got {c.shape}")
+    out = np.zeros(c.shape[0])
+    for j in range(c.shape[1]):
+        col = c[:, j]
+        finite = np.isfinite(col)
+        if not finite.any():
+            out[:] = np.nan
+            continue
+        lo, hi = float(col[finite].min()), float(col[finite].max())
+        out += (col - lo) / (hi - lo) if hi > lo else np.where(finite, 0.0, np.nan)
+    out[~np.all(np.isfinite(c), axis=1)] = np.nan
+    return out
+
+
+def ncti(pool_features: Sequence[ArrayLike], labels: ArrayLike, *, pca_dim: int = 64
+         ) -> np.ndarray:
+    """NCTI of every source of a pool: :func:`ncti_components`, then
+    :func:`pool_normalized_sum` (``S_vc``, ``S_seli``, ``S_ncc`` each min-max normalised
+    over the pool and summed; Wang et al., ICCV 2023). The published index subtracts a
+    constant that does not change the ranking.
+
+    Shape:
+        pool_features: ``M`` arrays ``(N, d_m)``, labels ``(N,)`` -> ``(M,)``.
+    """
+    rows = [ncti_components(f, labels, pca_dim=pca_dim) for f in pool_features]
+    return pool_normalized_sum([[r["vc"], r["seli"], r["ncc"]] for r in rows])
+
+
+def etran_components(
+    features: ArrayLike,
+    logits: ArrayLike,
+    labels: ArrayLike,
+    *,
+    pca_dim: int | None = 64,
+    reg_variance: float = 0.8,
+) -> dict[str, float]:
+    """The three ETran scores for one source (combine with :func:`pool_normalized_sum`).
+
+    Reference: Gholami, Akbari, Wang, Kamranian, Zhang, "ETran: Energy-Based
+    Transferability Estimation", ICCV 2023, Section 3.
+
+    ::
+
+        S_en  = (1/N) sum_i log sum_z exp(l_z(x_i))      energy score (minus free energy,
+                                                         T = 1) of the source logits l
+        S_cls = (1/N) sum_i p_LDA(y_i | x_i)             LDA classification score
+        S_reg = -(1/N) ||Y - P_r Y||_F^2                 SVD regression score
+
+    A high ``S_en`` (low energy) marks the target data as in-distribution for the source
+    model. ``p_LDA`` are the posteriors of linear discriminant analysis (shared
+    Ledoit-Wolf covariance) on the features reduced by PCA to ``pca_dim`` dimensions.
+    For ``S_reg``, ``Y`` is the centred one-hot label matrix and ``P_r = U_r U_r^T`` the
+    projection on the top ``r`` left singular vectors of the centred features, ``r`` the
+    fewest explaining ``reg_variance`` of their variance: the residual of the low-rank
+    least-squares regression of the targets on the features.
+
+    Variant implemented (classification): the combined ETran score is ``S_en + S_cls``
+    normalised over the pool (:func:`etran`); ``S_reg`` is the term the paper adds for
+    regression / detection targets and is included only on request.
+
+    Args:
+        features: Target-set features of the source model.
+        logits: The source model's logits (pre-softmax outputs) on the same samples.
+        labels: Target labels (integers, at least two classes).
+        pca_dim: PCA dimension before the LDA (``None``: all components).
+        reg_variance: Variance fraction defining the rank of the SVD regression.
+
+    Shape:
+        features ``(N, d)``, logits ``(N, Z)``, labels ``(N,)``.
+
+    Returns:
+        ``{"energy": S_en, "cls": S_cls, "reg": S_reg}``; each higher is better.
+    """
+    f = _as_features(features, "features", min_rows=2)
+    n = f.shape[0]
+    logit_arr = _as_features(logits, "logits")
+    if logit_arr.shape[0] != n:
+        raise ValueError(f"logits have {logit_arr.shape[0]} rows, features {n}")
+    y, k = _as_labels(labels, n, "labels")
+    reg_variance = _check_fraction(reg_variance, "reg_variance")
+    if pca_dim is not None:
+        pca_dim = check_positive_int(pca_dim, "pca_dim")
+    top = logit_arr.max(axis=1)
+    s_en = float(np.mean(top + np.log(np.sum(np.exp(logit_arr - top[:, None]), axis=1))))
+    h = _unit_rms(_pca_scores(f, dim=pca_dim))
+    p = _lda_posteriors(h, y, k)
+    s_cls = float(np.mean(p[np.arange(n), y]))
+    scores = _pca_scores(f, variance=reg_variance)
+    basis = scores / np.linalg.norm(scores, axis=0)  # U_r
+    target = np.eye(k)[y]
+    target -= target.mean(axis=0)
+    residual = target - basis @ (basis.T @ target)
+    s_reg = -float(np.sum(residual**2)) / n
+    return {"energy": s_en, "cls": s_cls, "reg": s_reg}
+
+
+def etran(
+    pool_features: Sequence[ArrayLike],
+    pool_logits: Sequence[ArrayLike],
+    labels: ArrayLike,
+    *,
+    regression: bool = False,
+    pca_dim: int | None = 64,
+) -> np.ndarray:
+    """ETran of every source of a pool: :func:`etran_components`, then
+    :func:`pool_normalized_sum` of ``S_en`` and ``S_cls`` (plus ``S_reg`` with
+    ``regression=True``; Gholami et al., ICCV 2023).
+
+    Shape:
+        pool_features: ``M`` arrays ``(N, d_m)``, pool_logits ``M`` arrays ``(N, Z_m)``,
+        labels ``(N,)`` -> ``(M,)``.
+    """
+    keys = ("energy", "cls", "reg") if regression else ("energy", "cls")
+    rows = [etran_components(f, g, labels, pca_dim=pca_dim)
+            for f, g in zip(pool_features, pool_logits, strict=True)]
+    return pool_normalized_sum([[r[key] for key in keys] for r in rows])

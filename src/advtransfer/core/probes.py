@@ -1,6 +1,6 @@
 """Linear probes: knowledge transferability of a frozen feature extractor.
 
-Reference: Liang et al., §4 (knowledge transferability) and SPEC §4. The source model's
+Reference: Liang et al., §4 (knowledge transferability) and docs/method.md §6. The source model's
 feature extractor is frozen (eval mode), its last layer is replaced by a new affine map
 fitted on target training data, and target test loss and accuracy are reported. For
 classification the new layer is a multinomial logistic regression, fitted exactly with
@@ -128,15 +128,21 @@ class LinearProbe:
 
         Formula::
 
-            accuracy = mean_i 1[argmax_c p_ic = y_i]
-            loss     = mean_i -log(max(p_{i y_i}, 1e-12))
+            accuracy    = mean_i c_i,   c_i = 1[argmax_c p_ic = y_i]
+            accuracy_se = sqrt(mean_i (c_i - accuracy)^2 / N)
+            loss        = mean_i -log(max(p_{i y_i}, 1e-12))
+
+        ``accuracy_se`` is the standard error of the accuracy under resampling of the N
+        test examples with replacement: the exact (infinite-replicate) bootstrap standard
+        error of the mean of the per-example correctness c_i, which for 0/1 values equals
+        the binomial plug-in ``sqrt(accuracy (1 - accuracy) / N)``.
 
         Args:
             features: Features (N, k) from the same extractor as the training features.
             labels: True labels (N,); every label must be one of :attr:`classes`.
 
         Returns:
-            ``{"accuracy": float, "loss": float, "n": int}``.
+            ``{"accuracy": float, "accuracy_se": float, "loss": float, "n": int}``.
 
         Raises:
             ValueError: shape mismatch or a label the probe never saw in training.
@@ -152,8 +158,11 @@ class LinearProbe:
                 f"classes {self.classes.tolist()}"
             )
         picked = np.clip(proba[np.arange(len(y)), column], PROBABILITY_FLOOR, 1.0)
-        accuracy = float(np.mean(np.argmax(proba, axis=1) == column))
-        return {"accuracy": accuracy, "loss": float(np.mean(-np.log(picked))), "n": int(len(y))}
+        correct = (np.argmax(proba, axis=1) == column).astype(np.float64)
+        accuracy = float(np.mean(correct))
+        se = float(np.sqrt(np.mean((correct - accuracy) ** 2) / len(y)))
+        return {"accuracy": accuracy, "accuracy_se": se,
+                "loss": float(np.mean(-np.log(picked))), "n": int(len(y))}
 
     def affine_map(self) -> tuple[np.ndarray, np.ndarray]:
         """The probe as one affine layer on *raw* features: logits = features @ W.T + b.
@@ -179,7 +188,7 @@ def extract_features(
 ) -> Tensor:
     """Frozen features of a classifier, ``model.features(x)``, computed in batches.
 
-    Paper: Liang et al., §4 / SPEC §4 -- the source's feature extractor stays frozen and
+    Paper: Liang et al., §4; docs/method.md §6 -- the source's feature extractor stays frozen and
     in eval mode (BatchNorm in train mode would couple samples and drift statistics).
 
     The model must already live on ``device``; batches of ``x`` are moved there. Each
@@ -226,7 +235,7 @@ def fit_linear_probe(
 ) -> LinearProbe:
     r"""Fit a multinomial logistic-regression probe (new last layer) on frozen features.
 
-    Paper: Liang et al., §4 (knowledge transferability) / SPEC §4.
+    Paper: Liang et al., §4 (knowledge transferability); docs/method.md §6.
 
     Formula (z = standardised features, statistics from the training set only)::
 
@@ -337,7 +346,7 @@ def kshot_probe(
 ) -> dict[str, Any]:
     """k-shot linear probe: fit on k examples per class, repeat over seeded draws.
 
-    Paper: SPEC §4 -- where a full-data probe saturates, a k-shot probe separates sources.
+    See docs/method.md §6: where a full-data probe saturates, a k-shot probe separates sources.
 
     Draw ``d`` (0-based) uses ``np.random.default_rng(seed + d)`` to pick ``k`` training
     examples per class without replacement (:func:`sample_kshot_indices`), fits
@@ -404,7 +413,7 @@ def choose_C_by_validation(
 ) -> dict[str, Any]:
     """Pick the probe's inverse L2 strength C on a validation split (never the test split).
 
-    Paper: SPEC §4 ("never select models or epochs on the test split").
+    See docs/method.md §6: models, epochs and C are never selected on the test split.
 
     If ``val_features``/``val_labels`` are not given, a stratified ``val_fraction`` of the
     training data (``sklearn.model_selection.train_test_split`` with ``random_state=seed``)

@@ -19,9 +19,14 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy import stats as sps
 
-from advtransfer.core.stats import _kendall_rows, _pearson_rows, _spearman_rows
+from advtransfer.core.stats import (  # noqa: F401  (row functions re-exported)
+    _kendall_rows,
+    _pearson_rows,
+    _spearman_rows,
+    source_inference,
+)
 
-__all__ = ["AGREEMENT_MEASURES", "RANK_AGREEMENT_KEYS", "rank_agreement"]
+__all__ = ["AGREEMENT_MEASURES", "COUNT_KEYS", "RANK_AGREEMENT_KEYS", "rank_agreement"]
 
 #: Measures reported by :func:`rank_agreement`, in order.
 AGREEMENT_MEASURES: tuple[str, ...] = (
@@ -37,7 +42,18 @@ RANK_AGREEMENT_KEYS: tuple[str, ...] = (
     "n",
     *(f"{m}{suffix}" for m in AGREEMENT_MEASURES for suffix in ("", "_lo", "_hi")),
     "n_boot_valid",
+    # inference over grouped sources (advtransfer.core.stats.source_inference)
+    "n_sources",
+    "n_groups",
+    *(f"{m}{suffix}" for m in AGREEMENT_MEASURES for suffix in ("_lo_full", "_hi_full", "_p")),
+    *(f"{m}_p_scipy" for m in ("kendall", "spearman", "pearson")),
+    "n_boot_valid_full",
+    "n_perm",
+    "permutation",
 )
+#: Keys of :data:`RANK_AGREEMENT_KEYS` that are counts or labels, not coefficients.
+COUNT_KEYS = frozenset({"n", "n_boot_valid", "n_sources", "n_groups", "n_boot_valid_full",
+                        "n_perm", "permutation"})
 
 _MIN_SOURCES = 3
 
@@ -99,7 +115,11 @@ def rank_agreement(
     n_boot: int = 2000,
     seed: int = 0,
     confidence: float = 0.95,
-) -> dict[str, float | int]:
+    groups: ArrayLike | None = None,
+    ids: ArrayLike | None = None,
+    truth_se: ArrayLike | None = None,
+    n_perm: int = 0,
+) -> dict[str, float | int | str]:
     """How well estimator scores rank sources by their true transfer performance.
 
     Reference: the evaluation protocol of transferability-estimation benchmarks (Kendall's
@@ -120,12 +140,18 @@ def rank_agreement(
     accuracy obtained by picking the top-scored source otherwise. When several sources
     share the top score their truth is averaged; it is NaN if ``max truth <= 0``.
 
-    Intervals are percentile bootstrap intervals over sources: ``n_boot`` resamples of
-    the sources with replacement (``numpy.random.default_rng(seed)``); resamples in which
-    scores or truth are constant are skipped (the correlations are undefined there) for
-    every measure, and ``n_boot_valid`` counts the rest. In resamples, duplicated sources
-    are ties, handled as scipy handles ties (tau-b, average ranks). The bootstrap uses
-    vectorised implementations of tau-b, rho and r that agree with scipy.
+    Intervals and p-values come from :func:`advtransfer.core.stats.source_inference`, the
+    routine behind the correlation tables too (same seed and settings give the same
+    intervals for the same pair): percentile cluster-bootstrap intervals that resample
+    whole ``groups`` (the data set each source was trained on; without groups, single
+    sources: ``n_boot`` resamples with replacement, ``numpy.random.default_rng(seed)``),
+    ``*_full`` intervals that also redraw the truth from its standard error
+    ``truth_se``, and group-level permutation p-values ``*_p`` (``n_perm``
+    permutations; 0: none). Resamples in which scores or truth are constant are skipped
+    (the correlations are undefined there) for every measure, and ``n_boot_valid``
+    counts the rest. In resamples, duplicated sources are ties, handled as scipy handles
+    ties (tau-b, average ranks). The bootstrap uses vectorised implementations of tau-b,
+    rho and r that agree with scipy.
 
     Sources with a NaN or infinite score or truth are dropped (``n`` counts those kept).
     With fewer than 3 kept sources, or constant scores or truth, the coefficients are NaN
@@ -137,6 +163,10 @@ def rank_agreement(
         n_boot: Number of bootstrap resamples (0 disables the intervals).
         seed: Seed of the bootstrap resampling.
         confidence: Coverage of the percentile intervals, in (0, 1).
+        groups: Group label of each source (None: each source its own group).
+        ids: Source names, fixing the resampling order (None: input order).
+        truth_se: Standard error of each source's truth (None: no ``*_full`` intervals).
+        n_perm: Permutations of the group-level permutation test (0: NaN p-values).
 
     Shape:
         scores ``(S,)``, truth ``(S,)``.
@@ -144,53 +174,33 @@ def rank_agreement(
     Returns:
         Dict with keys :data:`RANK_AGREEMENT_KEYS`: ``n`` (int), for every measure ``m`` in
         :data:`AGREEMENT_MEASURES` the estimate ``m`` and interval ``m_lo``, ``m_hi``, and
-        ``n_boot_valid`` (int); all other values are floats.
+        ``n_boot_valid`` (int), then the inference keys of
+        :func:`advtransfer.core.stats.source_inference` (``n_sources``, ``n_groups``,
+        ``m_lo_full``, ``m_hi_full``, ``m_p``, ``m_p_scipy``, ``n_boot_valid_full``,
+        ``n_perm``, ``permutation``); the values of :data:`COUNT_KEYS` are ints or a
+        label, all other values are floats.
     """
     x = _as_vector(scores, "scores")
     y = _as_vector(truth, "truth")
     if x.shape != y.shape:
         raise ValueError(f"scores and truth must have the same length, got {x.size} and {y.size}")
     n_boot = _check_nonnegative_int(n_boot, "n_boot")
+    n_perm = _check_nonnegative_int(n_perm, "n_perm")
     if isinstance(seed, bool) or not isinstance(seed, Integral):
         raise ValueError(f"seed must be an integer, got {seed!r}")
     if isinstance(confidence, bool) or not isinstance(confidence, Real) \
             or not 0.0 < confidence < 1.0:
         raise ValueError(f"confidence must lie in (0, 1), got {confidence!r}")
 
-    keep = np.isfinite(x) & np.isfinite(y)
-    x, y = x[keep], y[keep]
-    m = int(x.size)
-    result: dict[str, float | int] = {key: float("nan") for key in RANK_AGREEMENT_KEYS}
-    result["n"] = m
-    result["n_boot_valid"] = 0
-    if m < _MIN_SOURCES:
-        return result
-    result.update(_point_estimates(x, y))
-    if n_boot == 0:
-        return result
-
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, m, size=(n_boot, m))
-    bx, by = x[idx], y[idx]
-    valid = (np.ptp(bx, axis=1) > 0) & (np.ptp(by, axis=1) > 0)
-    bx, by = bx[valid], by[valid]
-    n_valid = int(bx.shape[0])
-    result["n_boot_valid"] = n_valid
-    if n_valid < 2:
-        return result
-    replicates = {
-        "kendall": _kendall_rows(bx, by),
-        "weighted_tau": np.array(
-            [sps.weightedtau(a, b).statistic for a, b in zip(bx, by, strict=True)]
-        ),
-        "spearman": _spearman_rows(bx, by),
-        "pearson": _pearson_rows(bx, by),
-        "relative_top1": _relative_top1_rows(bx, by),
-    }
-    tail = 50.0 * (1.0 - confidence)
-    for name, values in replicates.items():
-        finite = np.clip(values[np.isfinite(values)], -1.0, 1.0)  # round-off above |1|
-        if finite.size >= 2:
-            lo, hi = np.percentile(finite, [tail, 100.0 - tail])
-            result[f"{name}_lo"], result[f"{name}_hi"] = float(lo), float(hi)
+    inference = source_inference(
+        x, y, groups=groups, ids=ids, y_se=truth_se,
+        methods=("kendall", "weighted_tau", "spearman", "pearson"),
+        rows={"relative_top1": _relative_top1_rows},
+        n_boot=n_boot, n_perm=n_perm, seed=int(seed), ci=float(confidence),
+    )
+    result: dict[str, float | int | str] = {key: inference.get(key, float("nan"))
+                                            for key in RANK_AGREEMENT_KEYS}
+    if int(result["n"]) >= _MIN_SOURCES:
+        keep = np.isfinite(x) & np.isfinite(y)
+        result.update(_point_estimates(x[keep], y[keep]))
     return result

@@ -1,4 +1,4 @@
-"""Adversarial transferability metrics (Liang et al., §3.1 and §3.3; SPEC §1-§2).
+"""Adversarial transferability metrics (Liang et al., §3.1 and §3.3; docs/method.md §1-§3).
 
 Every function here is pure: tensors in, tensors (or mappings of tensors) out. Shapes use
 ``N`` for the number of evaluation points, ``d`` for the output dimension of a model and
@@ -25,8 +25,12 @@ from advtransfer.core.checks import check_batch_size
 from advtransfer.core.modelutils import eval_mode
 
 __all__ = [
+    "JACOBIAN_OUTPUTS",
     "TopSingular",
+    "center_outputs",
     "input_jacobians",
+    "log_softmax_outputs",
+    "output_jacobians",
     "top_singular",
     "adversarial_transferability",
     "affine_map",
@@ -102,7 +106,7 @@ class TopSingular:
         return torch.where(self.sigma1 > 0, self.sigma2 / safe, torch.zeros_like(self.sigma1))
 
 
-def top_singular(jac: Tensor) -> TopSingular:
+def top_singular(jac: Tensor, chunk: int = 64) -> TopSingular:
     """Top right-singular vector and the two largest singular values per point.
 
     Uses the ``d x d`` Gram matrix ``J J^T = U S^2 U^T`` (``torch.linalg.eigh``) instead
@@ -110,25 +114,115 @@ def top_singular(jac: Tensor) -> TopSingular:
     ``v_1 = J^T u_1 / sigma_1``. This is exact when ``d <= n`` and much cheaper when
     ``d << n``.
 
+    Precision: squaring the singular values squares the condition number, so a Gram
+    matrix formed and diagonalised in float32 resolves ``sigma2 / sigma1`` only down to
+    about ``sqrt(eps_32) ~ 3e-4`` (``lambda = 1e-4`` came out with a ~300 % error). The
+    Gram matrix and its eigendecomposition are therefore always computed in float64
+    (``chunk`` points at a time, so a float32 input is never copied whole); every float32
+    entry is exact in float64, and the float64 Gram route resolves ratios down to
+    ``sqrt(eps_64) ~ 1e-8``. Results are returned in the dtype of ``jac``.
+
     Args:
         jac: Jacobians, shape ``(N, d, n)``.
+        chunk: points per float64 block.
 
     Returns:
         :class:`TopSingular` with ``v (N, n)``, ``u (N, d)``, ``sigma1 (N,)``, ``sigma2 (N,)``.
     """
     if jac.ndim != 3:
         raise ValueError(f"jac must have shape (N, d, n), got {tuple(jac.shape)}")
-    gram = jac @ jac.transpose(1, 2)
-    evals, evecs = torch.linalg.eigh(gram)  # ascending
-    evals = evals.clamp_min(0.0)
-    sigma1 = evals[:, -1].sqrt()
-    sigma2 = evals[:, -2].sqrt() if jac.shape[1] > 1 else torch.zeros_like(sigma1)
-    u = evecs[:, :, -1]
-    v = (jac.transpose(1, 2) @ u.unsqueeze(-1)).squeeze(-1)
-    tiny = torch.finfo(jac.dtype).tiny
+    check_batch_size(chunk)
+    d = jac.shape[1]
+    vs, us, s1, s2 = [], [], [], []
+    for start in range(0, jac.shape[0], chunk):
+        block = jac[start : start + chunk].to(torch.float64)
+        gram = block @ block.transpose(1, 2)
+        evals, evecs = torch.linalg.eigh(gram)  # ascending
+        evals = evals.clamp_min(0.0)
+        sigma1 = evals[:, -1].sqrt()
+        s1.append(sigma1)
+        s2.append(evals[:, -2].sqrt() if d > 1 else torch.zeros_like(sigma1))
+        u = evecs[:, :, -1]
+        us.append(u)
+        vs.append((block.transpose(1, 2) @ u.unsqueeze(-1)).squeeze(-1))
+    v = torch.cat(vs)
+    tiny = torch.finfo(torch.float64).tiny
     norm = v.norm(dim=1, keepdim=True)
     v = torch.where(norm > tiny, v / norm.clamp_min(tiny), torch.zeros_like(v))
-    return TopSingular(v=v, u=u, sigma1=sigma1, sigma2=sigma2)
+    dt = jac.dtype
+    return TopSingular(v=v.to(dt), u=torch.cat(us).to(dt), sigma1=torch.cat(s1).to(dt),
+                       sigma2=torch.cat(s2).to(dt))
+
+
+#: Output maps whose input Jacobians define tau1 / tau2 / alpha for a classifier
+#: (see :func:`output_jacobians`); ``features`` is handled by the caller (another model).
+JACOBIAN_OUTPUTS = ("centered_logits", "log_softmax", "logits", "features")
+
+
+def center_outputs(jac: Tensor) -> Tensor:
+    """Logit Jacobians projected orthogonally to the all-ones output vector.
+
+    Softmax is invariant to ``z(x) -> z(x) + c(x) 1`` for any scalar function ``c``, so
+    a classifier's predictions (and its cross-entropy) do not determine its logits: they
+    determine them only up to that free direction. The logit Jacobian is not invariant
+    (``J -> J + 1 grad c(x)^T``), and neither are the singular vectors, ``Delta_S``,
+    ``Delta_T`` and thus tau1 / tau2 / alpha computed from it (the paper's
+    definitions read ``f`` as the model's output map). Removing the free direction,
+    ``P J = (I - 1 1^T / d) J = J - mean_k J_k``, gives the Jacobian of the *centred*
+    logits ``z - mean(z) 1``, which is the same for every equivalent logit function:
+    measures computed from it are properties of the classifier. When the logits already
+    sum to zero (``1^T J = 0``), ``P J = J`` and nothing changes.
+
+    A single output (``d = 1``, e.g. one logit read through a sigmoid) has no free
+    direction and is returned unchanged.
+
+    Args:
+        jac: ``(N, d, n)`` logit Jacobians.
+
+    Returns:
+        ``(N, d, n)`` centred Jacobians, same dtype.
+    """
+    if jac.ndim != 3:
+        raise ValueError(f"jac must have shape (N, d, n), got {tuple(jac.shape)}")
+    if jac.shape[1] == 1:
+        return jac
+    return jac - jac.mean(dim=1, keepdim=True)
+
+
+def log_softmax_outputs(jac: Tensor, logits: Tensor) -> Tensor:
+    """Jacobians of ``log softmax(z(x))`` from the logit Jacobians and the logits.
+
+    ``d log p / dx = (I - 1 p^T) J`` with ``p = softmax(z)``: like :func:`center_outputs`
+    this removes the free direction ``c(x) 1`` of the logits (``(I - 1 p^T) 1 = 0``), but
+    it is an oblique projection weighted by the predicted probabilities.
+
+    Args:
+        jac: ``(N, d, n)`` logit Jacobians.
+        logits: ``(N, d)`` logits at the same points.
+    """
+    if jac.ndim != 3 or logits.shape != jac.shape[:2]:
+        raise ValueError(f"need jac (N, d, n) and logits (N, d); got {tuple(jac.shape)} "
+                         f"and {tuple(logits.shape)}")
+    p = torch.softmax(logits.to(jac.dtype), dim=1)
+    return jac - (p.unsqueeze(1) @ jac)  # (N, 1, n) broadcast over the d rows
+
+
+def output_jacobians(jac: Tensor, output: str, logits: Tensor | None = None) -> Tensor:
+    """Jacobians of the chosen output map from the raw logit Jacobians ``jac``.
+
+    ``output``: ``logits`` (paper-literal, unchanged), ``centered_logits``
+    (:func:`center_outputs`, the default of every classifier scenario) or ``log_softmax``
+    (:func:`log_softmax_outputs`, needs ``logits``).
+    """
+    if output == "logits":
+        return jac
+    if output == "centered_logits":
+        return center_outputs(jac)
+    if output == "log_softmax":
+        if logits is None:
+            raise ValueError("output='log_softmax' needs the logits")
+        return log_softmax_outputs(jac, logits)
+    raise ValueError(f"unknown output {output!r}; choose logits, centered_logits or log_softmax")
 
 
 def affine_map(delta_source: Tensor, delta_target: Tensor) -> tuple[Tensor, Tensor, Tensor]:
@@ -161,7 +255,7 @@ def affine_map(delta_source: Tensor, delta_target: Tensor) -> tuple[Tensor, Tens
 def adversarial_transferability(jac_source: Tensor, jac_target: Tensor) -> dict[str, Tensor]:
     """tau1, tau2, alpha and singular value ratios between a source and a target model.
 
-    Definitions (Liang et al. Def. 2-4 and §3.3; SPEC §2), with ``v_S``, ``v_T`` the
+    Definitions (Liang et al. Def. 2-4 and §3.3; docs/method.md §3), with ``v_S``, ``v_T`` the
     first-order attack directions of each model at ``x``:
 
     * ``tau1(x) = <v_S(x), v_T(x)>^2`` and ``tau1 = E tau1(x)``;

@@ -1,4 +1,4 @@
-"""Theory checks of Liang et al. §3.2 (SPEC §2-§3): Theorems 1-3 and Proposition 2.
+"""Theory checks of Liang et al. §3.2-§3.3 (docs/method.md §5): Theorems 1-3 and Proposition 2.
 
 All functions take the mapping returned by
 :func:`advtransfer.core.tau.adversarial_transferability` (called ``res`` below) and the
@@ -29,21 +29,35 @@ __all__ = [
 MAX_SIGMOID_SECOND_DERIVATIVE = 1.0 / (6.0 * math.sqrt(3.0))
 
 
-def gradient_difference(jac_source: Tensor, jac_target: Tensor, a: Tensor) -> Tensor:
+def gradient_difference(
+    jac_source: Tensor, jac_target: Tensor, a: Tensor, chunk: int = 64
+) -> Tensor:
     """True gradient difference ``G = E ||J_T(x) - A J_S(x)||_2^2`` (spectral norm per point).
 
     This is ``||∇f_T - ∇(g∘f_S)||_{D,2}^2`` for any affine ``g(z) = A z + c``.
+
+    ``||M||_2^2`` is the largest eigenvalue of the Gram matrix ``M M^T`` (``d_T x d_T``, or
+    ``M^T M`` when ``n < d_T``), computed in float64 ``chunk`` points at a time; no SVD of
+    the whole ``(N, d_T, n)`` difference and no copy of it are made.
 
     Args:
         jac_source: ``(N, d_S, n)``.
         jac_target: ``(N, d_T, n)``.
         a: ``(d_T, d_S)``, usually ``res["A"]``.
+        chunk: points per float64 block.
 
     Returns:
-        0-dim tensor.
+        0-dim tensor, dtype of ``jac_target``.
     """
-    diff = jac_target - a.unsqueeze(0) @ jac_source
-    return torch.linalg.matrix_norm(diff, ord=2).pow(2).mean()
+    a64 = a.to(torch.float64)
+    total = torch.zeros((), dtype=torch.float64, device=jac_target.device)
+    for start in range(0, jac_target.shape[0], chunk):
+        diff = (jac_target[start : start + chunk].to(torch.float64)
+                - a64.unsqueeze(0) @ jac_source[start : start + chunk].to(torch.float64))
+        gram = diff @ diff.transpose(1, 2) if diff.shape[1] <= diff.shape[2] else (
+            diff.transpose(1, 2) @ diff)
+        total = total + torch.linalg.eigvalsh(gram)[:, -1].clamp_min(0.0).sum()
+    return (total / max(jac_target.shape[0], 1)).to(jac_target.dtype)
 
 
 def theorem1_rhs(res: Mapping[str, Tensor]) -> Tensor:

@@ -1,4 +1,4 @@
-"""Data sets of the "knowledge transfer among data distributions" scenario (SPEC §5.2).
+"""Data sets of the "knowledge transfer among data distributions" scenario (docs/method.md §9.2).
 
 Five source data sets move from the target's class group to the other group one class at
 a time (0/25/50/75/100 % of the other group); the target holds one group on another
@@ -28,10 +28,12 @@ import numpy as np
 from advtransfer.images import datasets
 
 __all__ = [
+    "check_group_classes",
     "source_percentages",
     "source_dataset_name",
     "source_class_lists",
     "build_datasets",
+    "check_inputs",
 ]
 
 logger = logging.getLogger(__name__)
@@ -132,20 +134,35 @@ def _quantize(x: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(np.asarray(x) * 255.0), 0, 255).astype(np.uint8)
 
 
-def _build_cifar_stl(cfg: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    root, download, seed = cfg["data_root"], cfg["download"], cfg["split_seed"]
-    # Check both data sets before the expensive work starts.
+def check_inputs(cfg: Mapping[str, Any]) -> None:
+    """Check the input files of a ``distributions`` config section before any work.
+
+    Digits need nothing; CIFAR-10 / STL-10 need their archives under ``data_root`` unless
+    ``download`` is set (then the build job fetches them). The workflow calls this when it
+    builds the DAG, so a dry run already names the missing files.
+
+    Raises:
+        datasets.DatasetNotFoundError: listing every missing file, with the fix.
+    """
+    if cfg["dataset"] != "cifar10_stl10" or cfg["download"]:
+        return
+    root = cfg["data_root"]
     missing = [
         f for f in datasets.cifar10_files(root, "train") + datasets.stl10_files(root, "train")
         + datasets.stl10_files(root, "test") if not f.is_file()
     ]
-    if missing and not download:
+    if missing:
         raise datasets.DatasetNotFoundError(
             "CIFAR-10 / STL-10 not found under data_root "
             f"{root!r}; missing: {', '.join(map(str, missing))}. Set `download: true` in the "
             "distributions config to fetch them once with torchvision, or extract "
             f"{datasets.CIFAR10_URL} and {datasets.STL10_URL} under that directory."
         )
+
+
+def _build_cifar_stl(cfg: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    root, download, seed = cfg["data_root"], cfg["download"], cfg["split_seed"]
+    check_inputs(cfg)  # both data sets, before the expensive work starts
     xc, yc = datasets.load_cifar10(root, "train", download=download)
     out: dict[str, dict[str, Any]] = {}
     for name, classes in source_class_lists(cfg).items():
@@ -176,3 +193,41 @@ def _build_cifar_stl(cfg: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     return out
 
 
+def check_group_classes(config: Mapping[str, Any]) -> list[str]:
+    """Class names of ``distributions.groups`` that the data set lacks, one message each.
+
+    Passed to :func:`advtransfer.config.validate_config` by the workflow, so a typo stops
+    the run before any job, naming the dotted key and the valid names.
+    """
+    section = config.get("distributions")
+    if not isinstance(section, Mapping):
+        return []
+    groups = section.get("groups")
+    if not isinstance(groups, Mapping):
+        return []
+    dataset = section.get("dataset", "digits")
+    if dataset == "digits":
+        class_sets = {name: [("digits", datasets.DIGITS_CLASS_NAMES)] for name in groups}
+    elif dataset == "cifar10_stl10":
+        # every group is drawn from CIFAR-10; the target group also from STL-10
+        class_sets = {name: [("CIFAR-10", datasets.CIFAR10_CLASSES)] for name in groups}
+        target = section.get("target_group")
+        if target in class_sets:
+            class_sets[target].append(("STL-10", datasets.STL10_CLASSES))
+    else:
+        return []
+    problems = []
+    for name, sets in class_sets.items():
+        classes = groups[name]
+        if not isinstance(classes, list) or not classes:
+            continue
+        for label, names in sets:
+            for i, item in enumerate(classes):
+                try:
+                    datasets.resolve_classes([item], names)
+                except ValueError:
+                    problems.append(
+                        f"config key distributions.groups.{name}[{i}]: {item!r} is not a "
+                        f"{label} class. Fix: use one of {', '.join(names)}."
+                    )
+    return problems

@@ -1,4 +1,4 @@
-"""ArcFace head and focal loss for the face-recognition reference model (SPEC §5.3).
+"""ArcFace head and focal loss for the face-recognition reference model (docs/method.md §9.3).
 
 Reference: Liang et al., §4.3 -- the recognition model is a ResNet-18 with an ArcFace head
 trained with focal loss. ArcFace: Deng et al., "ArcFace: Additive Angular Margin Loss for

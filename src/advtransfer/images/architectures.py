@@ -3,10 +3,10 @@
 Every model is a :class:`Classifier`: inputs are images in ``[0, 1]`` pixel units of
 shape ``(N, C, H, W)``; per-channel normalisation ``(x - mean) / std`` happens inside
 the model (mean and std are buffers saved with the weights), so attacks and
-Jacobians work in pixel space (SPEC §1). The network splits into
+Jacobians work in pixel space (docs/method.md §1). The network splits into
 
 * ``features(x) -> (N, k)``: the penultimate representation that knowledge-transfer
-  probes keep frozen (SPEC §4), and
+  probes keep frozen (Liang et al. §4; docs/method.md §6), and
 * ``head``: an ``nn.Linear(k, num_classes)`` (``head="linear"``, the default) or an
   :class:`advtransfer.images.arcface.ArcFaceHead` (``head="arcface"``: scaled cosines to class
   centres, margin added only in training); ``forward(x) == head(features(x))``, and

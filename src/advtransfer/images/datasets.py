@@ -1,4 +1,4 @@
-"""Image data for the distribution-shift experiment (SPEC §5.2) and its offline twin.
+"""Image data for the distribution-shift experiment (docs/method.md §9.2) and its offline twin.
 
 Everything returns NumPy arrays: images ``x`` float32 of shape (N, C, H, W) in [0, 1]
 pixel units and labels ``y`` int64 of shape (N,).
@@ -12,7 +12,7 @@ pixel units and labels ``y`` int64 of shape (N,).
   cannot run code.
 * Class bookkeeping: :func:`resolve_classes` (names or indices, ``car`` ==
   ``automobile``), :func:`mixture_class_lists` (the swap-one-class-at-a-time sequence of
-  SPEC §5.2), :func:`select_classes` and :func:`split_indices`.
+  Liang et al. §4.2), :func:`select_classes` and :func:`split_indices`.
 """
 
 from __future__ import annotations
@@ -180,7 +180,7 @@ T = TypeVar("T")
 
 
 def mixture_class_lists(group_a: Sequence[T], group_b: Sequence[T]) -> list[list[T]]:
-    """Class lists that move from ``group_a`` to ``group_b`` one class at a time (SPEC §5.2).
+    """Class lists moving from ``group_a`` to ``group_b`` one class at a time (Liang et al. §4.2).
 
     List j (j = 0..m) holds ``group_b[:j] + group_a[j:]``: position i of group_a is
     replaced by position i of group_b, so list j contains ``100 j / m`` percent of

@@ -1,4 +1,4 @@
-"""Per-source measures of adversarial and knowledge transferability (SPEC §2, §4, §5.2).
+"""Per-source measures of adversarial and knowledge transferability (docs/method.md §3-§4, §6).
 
 These are the reusable stages behind the image scenarios: given a source model, the
 reference model trained on the target and the target data, compute every adversarial
@@ -8,7 +8,7 @@ measure (full-data and k-shot linear probes on frozen source features).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -16,6 +16,7 @@ import torch
 from torch import Tensor, nn
 
 from advtransfer.core import attacks, probes, tau
+from advtransfer.core.modelutils import eval_mode
 from advtransfer.core.names import ADVERSARIAL_MEASURES, KNOWLEDGE_MEASURES
 
 __all__ = [
@@ -27,7 +28,7 @@ __all__ = [
 ]
 
 #: Outputs whose input Jacobians define tau1, tau2 and alpha (see adversarial_measures).
-JACOBIAN_OUTPUTS = ("logits", "features")
+JACOBIAN_OUTPUTS = tau.JACOBIAN_OUTPUTS
 
 
 class _Features(nn.Module):
@@ -41,6 +42,13 @@ class _Features(nn.Module):
         return self.model.features(x)
 
 
+def _logits(model: nn.Module, x: Tensor, batch_size: int) -> Tensor:
+    """Eval-mode logits of ``model`` on ``x`` in float64, ``(N, d)``."""
+    with eval_mode(model), torch.no_grad():
+        return torch.cat([model(x[i : i + batch_size]).reshape(len(x[i : i + batch_size]), -1)
+                          for i in range(0, x.shape[0], batch_size)]).double()
+
+
 def adversarial_measures(
     source: nn.Module,
     reference: nn.Module,
@@ -51,7 +59,7 @@ def adversarial_measures(
     *,
     jacobian_points: int = 200,
     batch_size: int = 256,
-    jacobian_output: str = "logits",
+    jacobian_output: str = "centered_logits",
 ) -> dict[str, float]:
     """Cross adversarial loss and first-order transferability of ``source`` -> ``reference``.
 
@@ -63,15 +71,21 @@ def adversarial_measures(
       ``delta_S``; ``source_flip_rate`` the same for the source itself;
     * ``tau1``, ``tau2``, ``alpha``, ``lambda_*``: first-order measures of
       :func:`advtransfer.core.tau.adversarial_transferability` on the first
-      ``jacobian_points`` clean images: Jacobians of the logits, or with
-      ``jacobian_output="features"`` of both models' penultimate features (for a
+      ``jacobian_points`` clean images, on the Jacobians of ``jacobian_output``:
+      ``centered_logits`` (default; the logit Jacobians projected orthogonally to the
+      all-ones vector, :func:`advtransfer.core.tau.center_outputs`: softmax ignores
+      ``logits + c(x) 1``, so the measures must too), ``log_softmax``, ``logits`` (the
+      paper-literal raw logits) or ``features``, both models' penultimate features (for a
       reference with thousands of classes, whose logit Jacobians (N, d, n) do not fit
-      in memory).
+      in memory);
+    * ``tau2_logits``: tau2 on the raw logit Jacobians beside the invariant one (same
+      Jacobians, no extra backward pass; NaN for ``features``), kept for one release so
+      the change of definition is visible.
 
     Args:
         x, y: clean attack images (N, C, H, W) in [0, 1] and true labels (N,).
         x_adv_source, x_adv_reference: PGD images of the source and of the reference.
-        jacobian_output: ``"logits"`` or ``"features"``.
+        jacobian_output: one of :data:`JACOBIAN_OUTPUTS`.
     """
     if jacobian_output not in JACOBIAN_OUTPUTS:
         raise ValueError(
@@ -86,11 +100,24 @@ def adversarial_measures(
     cross = float(ref_src["loss_adv"].mean())
     own = float(ref_own["loss_adv"].mean())
     m = min(jacobian_points, x.shape[0])
-    f_s, f_r = (source, reference) if jacobian_output == "logits" else (
-        _Features(source), _Features(reference))
-    jac_s = tau.input_jacobians(f_s, x[:m], batch_size=batch_size)
-    jac_r = tau.input_jacobians(f_r, x[:m], batch_size=batch_size)
-    res = tau.adversarial_transferability(jac_s.double(), jac_r.double())
+    tau2_logits = float("nan")
+    if jacobian_output == "features":
+        jac_s = tau.input_jacobians(_Features(source), x[:m], batch_size=batch_size).double()
+        jac_r = tau.input_jacobians(_Features(reference), x[:m], batch_size=batch_size).double()
+    else:
+        raw_s = tau.input_jacobians(source, x[:m], batch_size=batch_size).double()
+        raw_r = tau.input_jacobians(reference, x[:m], batch_size=batch_size).double()
+        z_s = z_r = None
+        if jacobian_output == "log_softmax":
+            z_s = _logits(source, x[:m], batch_size)
+            z_r = _logits(reference, x[:m], batch_size)
+        # a candidate without head (byo) outputs features, which have no free direction
+        src_output = jacobian_output if getattr(source, "has_head", True) else "logits"
+        jac_s = tau.output_jacobians(raw_s, src_output, z_s)
+        jac_r = tau.output_jacobians(raw_r, jacobian_output, z_r)
+        if jacobian_output != "logits":
+            tau2_logits = float(tau.adversarial_transferability(raw_s, raw_r)["tau2"])
+    res = tau.adversarial_transferability(jac_s, jac_r)
     out = {
         "cross_adv_loss": cross,
         "reference_adv_loss": own,
@@ -100,6 +127,7 @@ def adversarial_measures(
         "reference_adv_accuracy": float(ref_src["correct_adv"].mean()),
         "tau1": float(res["tau1"]),
         "tau2": float(res["tau2"]),
+        "tau2_logits": float(res["tau2"]) if jacobian_output == "logits" else tau2_logits,
         "alpha": float(res["alpha"]),
         "lambda_source": float(res["lambda_source"]),
         "lambda_reference": float(res["lambda_target"]),
@@ -116,25 +144,48 @@ def knowledge_measures(
     test: tuple[Tensor, Tensor],
     *,
     C: float = 1.0,
+    C_grid: Sequence[float] | None = None,
+    val: tuple[Tensor, Tensor] | None = None,
     kshot: Mapping[str, Any] | None = None,
     batch_size: int = 512,
     device: str | torch.device = "cpu",
+    seed: int = 0,
 ) -> dict[str, float]:
-    """Linear probe of frozen source features on the target (SPEC §4).
+    """Linear probe of frozen source features on the target (Liang et al. §4; docs/method.md §6).
 
     The source's feature extractor is frozen (eval mode); a new multinomial logistic
     regression is fitted on target training features and scored on target test features.
-    With ``kshot = {"k", "draws", "seed"}``, also a k-shot probe (k examples per class).
+    Its inverse L2 strength is ``C``, or with ``C_grid`` the value of the grid with the
+    lowest validation loss (:func:`advtransfer.core.probes.choose_C_by_validation`) on
+    ``val`` (the target validation split), or, without ``val``, on a stratified 20 % of
+    the training data (seed ``seed``); the probe is then refitted on all training data.
+    The test split never takes part in the choice; ``probe_C`` records the C used.
+    With ``kshot = {"k", "draws", "seed"}``, also a k-shot probe (k examples per class,
+    fixed ``C``: a handful of examples per class cannot be split for validation).
     """
     f_train = probes.extract_features(source, train[0], batch_size=batch_size, device=device)
     f_test = probes.extract_features(source, test[0], batch_size=batch_size, device=device)
     y_train, y_test = train[1].cpu().numpy(), test[1].cpu().numpy()
-    probe = probes.fit_linear_probe(f_train.cpu().numpy(), y_train, C=C)
+    probe_c = float(C)
+    if C_grid:
+        if val is not None and len(val[1]) > 0:
+            f_val = probes.extract_features(source, val[0], batch_size=batch_size,
+                                            device=device).cpu().numpy()
+            y_val = val[1].cpu().numpy()
+        else:
+            f_val = y_val = None
+        probe_c = float(probes.choose_C_by_validation(
+            f_train.cpu().numpy(), y_train, f_val, y_val, grid=list(C_grid), seed=seed)["C"])
+    probe = probes.fit_linear_probe(f_train.cpu().numpy(), y_train, C=probe_c)
     full = probe.evaluate(f_test.cpu().numpy(), y_test)
     out = {
         "probe_accuracy": float(full["accuracy"]),
+        # bootstrap-over-test-images standard error (from the per-image correctness)
+        "probe_accuracy_se": float(full["accuracy_se"]),
+        "probe_test_n": int(full["n"]),
         "probe_loss": float(full["loss"]),
         "probe_neg_loss": -float(full["loss"]),
+        "probe_C": probe_c,
         "feature_dim": int(f_train.shape[1]),
     }
     if kshot:

@@ -1,7 +1,7 @@
-"""Supervised training of source and reference classifiers (SPEC §5.2, §4).
+"""Supervised training of source and reference classifiers (docs/method.md §9.2-§9.3).
 
 :func:`train_classifier` runs mini-batch training with cross-entropy (or focal loss, used
-with the ArcFace head of the face-recognition reference, SPEC §5.3), evaluates the
+with the ArcFace head of the face-recognition reference, Liang et al. §4.3), evaluates the
 validation split after every epoch and restores the weights of the best validation
 epoch (model selection on validation data, never on test data). Shuffling and
 augmentation draw from a ``torch.Generator`` seeded from ``seed``, and

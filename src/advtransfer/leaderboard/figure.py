@@ -24,6 +24,13 @@ MEASURE_NAMES = {
     "transrate": "TransRate",
     "gbc": "GBC",
     "knn": "kNN accuracy",
+    "nleep": "NLEEP",
+    "sfda": "SFDA",
+    "ncti": "NCTI",
+    "etran": "ETran",
+    "param_count": "parameter count",
+    "source_val_accuracy": "source val. accuracy",
+    "random": "random ranking",
     "cross_adv_loss": "cross adv. loss",
     "adv_loss_ratio": "adv. loss ratio",
     "flip_rate": "flip rate",
@@ -37,7 +44,7 @@ _TRUTH_NAMES = {
     "probe_neg_loss": "− linear probe loss",
     "verification_accuracy": "verification accuracy",
 }
-_KIND_COLOURS = {"estimator": "tab:blue", "adversarial": "tab:red"}
+_KIND_COLOURS = {"estimator": "tab:blue", "adversarial": "tab:red", "baseline": "0.35"}
 
 
 def leaderboard_figure(

@@ -1,6 +1,6 @@
 """A self-contained TextFooler-style word-substitution attack (Jin et al., AAAI 2020).
 
-Used by the NLP scenario (Liang et al. §4.2; SPEC §5.5). TextAttack's TextFooler cannot
+Used by the NLP scenario (Liang et al. §4.2; docs/method.md §9.5). TextAttack's TextFooler cannot
 run offline (it downloads word vectors, NLTK data and the Universal Sentence Encoder), so
 the attack is written here against three plain callables:
 
@@ -25,8 +25,10 @@ Algorithm (TextFooler §2, without the part-of-speech filter, which needs NLTK d
    go on to the next word.
 4. At most ``floor(max_change_rate * n_words)`` words are changed (TextFooler's 10 %
    perturbation ratio; ``n_words`` counts every word, stop words included).
-5. If the prediction never flips, the original text is returned unchanged: a failed attack
-   is no adversarial example.
+5. If the prediction never flips within the budget, the perturbed text (every kept
+   substitution, each of which lowered ``f_y0``) is returned with ``success = False``, as
+   TextFooler does: it is still the attack's best effort, and a transfer measure must see
+   it. Only when no substitution was kept is it the original.
 
 Pure logic: no model, file or network access of its own; deterministic for deterministic
 callables (candidates are tried in the order given, ties keep the first).
@@ -94,14 +96,15 @@ class TextAttackResult:
 
     Attributes:
         original: the clean text.
-        adversarial: the adversarial text if the attack succeeded, else ``original``.
+        adversarial: the perturbed text: the adversarial example if the attack succeeded,
+            otherwise the text with every kept substitution (``original`` if none was kept).
         success: whether the prediction flipped within the budget.
         label: the attacked model's clean prediction ``y0``.
         adversarial_label: its prediction on ``adversarial``.
         n_words: number of words of the original.
         budget: most words the attack may change.
-        changes: ``(word index, old word, new word)`` of the returned text (empty when the
-            attack failed).
+        changes: ``(word index, old word, new word)`` of the returned text (empty when it
+            is the original).
         queries: calls of the model on single texts (batched calls count each text).
         similarity: sentence similarity of ``adversarial`` to the original (1.0 if
             unchanged; NaN when no similarity function was given).
@@ -189,6 +192,73 @@ def deletion_importance(probs_clean: np.ndarray, probs_deleted: np.ndarray) -> n
     return np.where(new != y0, drop + gain, drop)
 
 
+def _importance_order(
+    text: str, spans: list[tuple[int, int]], words: list[str], attackable: list[int],
+    probs0: np.ndarray, predict_proba: Predict, batch_size: int,
+) -> list[int]:
+    """Attackable word indices, most important first (deletion importance, step 2)."""
+    deleted = []
+    for i in attackable:
+        current = list(words)
+        current[i] = ""
+        deleted.append(_render(text, spans, current))
+    importance = deletion_importance(probs0, _predict(predict_proba, deleted, batch_size))
+    return [attackable[j] for j in np.argsort(-importance, kind="stable")]
+
+
+def _substitutes(word: str, neighbours: Neighbours, stop: frozenset[str]) -> list:
+    """Candidate substitutes of ``word``: neighbours that are words, not stop words."""
+    return [(c, s) for c, s in neighbours(word.lower())
+            if c.lower() not in stop and c.lower() != word.lower() and WORD_PATTERN.fullmatch(c)]
+
+
+def _try_substitutes(
+    text: str, spans: list[tuple[int, int]], current: list[str], i: int, candidates: list,
+    predict_proba: Predict, similarity: Similarity | None, min_similarity: float | None,
+    batch_size: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Probabilities, sentence similarities and the similarity filter of every candidate
+    substitution at word ``i`` (step 4)."""
+    trial_texts = []
+    for cand, _ in candidates:
+        trial = list(current)
+        trial[i] = _match_case(text[spans[i][0]:spans[i][1]], cand)
+        trial_texts.append(_render(text, spans, trial))
+    probs = _predict(predict_proba, trial_texts, batch_size)
+    keep = np.ones(len(trial_texts), dtype=bool)
+    sims = np.full(len(trial_texts), np.nan)
+    if similarity is not None:
+        sims = np.asarray(similarity(trial_texts, text), dtype=np.float64)
+        if min_similarity is not None:
+            keep = sims >= min_similarity
+    return probs, sims, keep
+
+
+def _result(
+    text: str, spans: list[tuple[int, int]], current: list[str],
+    changes: dict[int, tuple[str, str]], *, success: bool, label: int, adversarial_label: int,
+    budget: int, queries: int, similarity: float, confidence: tuple[float, float],
+) -> TextAttackResult:
+    """The attack's outcome with the words as they stand in ``current``."""
+    return TextAttackResult(
+        original=text, adversarial=_render(text, spans, current), success=success,
+        label=label, adversarial_label=adversarial_label, n_words=len(spans), budget=budget,
+        changes=tuple((k, old, new) for k, (old, new) in sorted(changes.items())),
+        queries=queries, similarity=similarity, confidence=confidence,
+    )
+
+
+def _best_flip(probs: np.ndarray, sims: np.ndarray, keep: np.ndarray, y0: int,
+               by_similarity: bool) -> int | None:
+    """Among kept candidates that flip the label, the most similar one (or, without a
+    similarity, the one with the lowest original-class probability); None if none flips."""
+    flipped = keep & (probs.argmax(axis=1) != y0)
+    if not flipped.any():
+        return None
+    score = sims if by_similarity else -probs[:, y0]
+    return int(np.flatnonzero(flipped)[np.argmax(score[flipped])])
+
+
 def textfooler_attack(
     text: str,
     predict_proba: Predict,
@@ -232,77 +302,56 @@ def textfooler_attack(
     y0 = int(np.argmax(probs0))
     queries = 1
 
-    def failed() -> TextAttackResult:
-        return TextAttackResult(
-            original=text, adversarial=text, success=False, label=y0, adversarial_label=y0,
-            n_words=len(words), budget=budget, queries=queries,
-            similarity=1.0 if similarity is not None else float("nan"),
-            confidence=(float(probs0[y0]), float(probs0[y0])),
-        )
-
     attackable = [i for i, w in enumerate(words) if w.lower() not in stop]
-    if budget == 0 or not attackable:
-        return failed()
-
-    deleted = []
-    for i in attackable:
-        current = list(words)
-        current[i] = ""
-        deleted.append(_render(text, spans, current))
-    probs_deleted = _predict(predict_proba, deleted, batch_size)
-    queries += len(deleted)
-    importance = deletion_importance(probs0, probs_deleted)
-    order = [attackable[j] for j in np.argsort(-importance, kind="stable")]
+    order: list[int] = []
+    if budget > 0 and attackable:
+        order = _importance_order(text, spans, words, attackable, probs0, predict_proba,
+                                  batch_size)
+        queries += len(attackable)
 
     current = list(words)
     changes: dict[int, tuple[str, str]] = {}
     p_current = float(probs0[y0])
+    label_current = y0
+    sim_current = 1.0 if similarity is not None else float("nan")
     for i in order:
         if len(changes) >= budget:
             break
-        candidates = [(c, s) for c, s in neighbours(words[i].lower())
-                      if c.lower() not in stop and c.lower() != words[i].lower()
-                      and WORD_PATTERN.fullmatch(c)]
+        candidates = _substitutes(words[i], neighbours, stop)
         if not candidates:
             continue
-        trial_texts = []
-        for cand, _ in candidates:
-            trial = list(current)
-            trial[i] = _match_case(words[i], cand)
-            trial_texts.append(_render(text, spans, trial))
-        probs = _predict(predict_proba, trial_texts, batch_size)
-        queries += len(trial_texts)
-        keep = np.ones(len(trial_texts), dtype=bool)
-        sims = np.full(len(trial_texts), np.nan)
-        if similarity is not None:
-            sims = np.asarray(similarity(trial_texts, text), dtype=np.float64)
-            if min_similarity is not None:
-                keep = sims >= min_similarity
+        probs, sims, keep = _try_substitutes(
+            text, spans, current, i, candidates, predict_proba, similarity, min_similarity,
+            batch_size,
+        )  # fmt: skip
+        queries += len(candidates)
         if not keep.any():
             continue
-        flipped = keep & (probs.argmax(axis=1) != y0)
-        if flipped.any():
-            score = sims if similarity is not None else -probs[:, y0]
-            pick = int(np.flatnonzero(flipped)[np.argmax(score[flipped])])
+        pick = _best_flip(probs, sims, keep, y0, similarity is not None)
+        if pick is not None:
             current[i] = _match_case(words[i], candidates[pick][0])
             changes[i] = (words[i], current[i])
-            adversarial = _render(text, spans, current)
-            final_sim = float(sims[pick]) if similarity is not None else float("nan")
-            return TextAttackResult(
-                original=text, adversarial=adversarial, success=True, label=y0,
-                adversarial_label=int(probs[pick].argmax()), n_words=len(words),
-                budget=budget,
-                changes=tuple((k, old, new) for k, (old, new) in sorted(changes.items())),
-                queries=queries, similarity=final_sim,
+            return _result(
+                text, spans, current, changes, success=True, label=y0,
+                adversarial_label=int(probs[pick].argmax()), budget=budget, queries=queries,
+                similarity=float(sims[pick]),  # NaN without a similarity function
                 confidence=(float(probs0[y0]), float(probs[pick, y0])),
-            )
+            )  # fmt: skip
         masked = np.where(keep, probs[:, y0], np.inf)
         pick = int(np.argmin(masked))
         if masked[pick] < p_current:
             current[i] = _match_case(words[i], candidates[pick][0])
             changes[i] = (words[i], current[i])
             p_current = float(masked[pick])
-    return failed()
+            label_current = int(probs[pick].argmax())
+            sim_current = float(sims[pick])
+    # budget spent (or words exhausted) without a flip: keep the perturbed text, as
+    # TextFooler does (with no substitution kept, that is the original text)
+    return _result(
+        text, spans, current, changes, success=False, label=y0,
+        adversarial_label=label_current, budget=budget, queries=queries,
+        similarity=sim_current, confidence=(float(probs0[y0]), p_current),
+    )  # fmt: skip
 
 
 _NEGATING_PREFIXES = ("un", "in", "im", "il", "ir", "dis", "non", "non-")

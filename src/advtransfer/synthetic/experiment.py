@@ -1,4 +1,4 @@
-"""Synthetic RBF regression experiment (Liang et al. §4.1, Figure 2; SPEC §5.1).
+"""Synthetic RBF regression experiment (Liang et al. §4.1, Figure 2; docs/method.md §9.1).
 
 Data: ``x in R^n`` from a mixture of Gaussians (identity covariance, centres
 ``U(-0.5, 0.5)^n``); targets ``y = A phi(x) + b`` with radial basis functions
@@ -7,7 +7,7 @@ Data: ``x in R^n`` from a mixture of Gaussians (identity covariance, centres
 
 Width choice: the paper's text draws widths from ``U(-0.5, 0.5)`` and writes a plain sum.
 With ``||x - mu||^2 ~ n = 30`` such narrow bumps are ``exp(-60)``-small everywhere, so
-``y`` would be the constant ``b``. We use ``s_i^2 = 100 U(0, 1)`` (SPEC §5.1) and the
+``y`` would be the constant ``b``. We use ``s_i^2 = 100 U(0, 1)`` (docs/method.md §9.1) and the
 linear read-out ``A phi + b`` so that the targets vary over the data.
 
 Models are one-hidden-layer sigmoid MLPs; a source is ``W_S = W_0 + t V`` for every
@@ -33,6 +33,7 @@ __all__ = [
     "random_direction",
     "perturbed",
     "refit_last_layer_loss",
+    "refit_affine_output_loss",
     "sweep_point",
 ]
 
@@ -173,6 +174,30 @@ def refit_last_layer_loss(model: SigmoidMLP, x: Tensor, y: Tensor) -> float:
         return float((design @ coef - y).pow(2).sum(1).mean())
 
 
+def refit_affine_output_loss(model: nn.Module, x: Tensor, y: Tensor) -> float:
+    """In-sample MSE ``min_{M, b} E ||M f(x) + b - y||^2``: the best affine map on outputs.
+
+    This is the function class of the theory (``g o f_S`` with ``g`` affine, Theorem 3),
+    fitted by least squares on the model's outputs. For an MLP it is a subset of the
+    last-layer refit (``M (W2 h + b2) + b`` is affine in ``h``), so its loss is at least
+    :func:`refit_last_layer_loss`.
+    """
+    with torch.no_grad():
+        out = model(x)
+        design = torch.cat([out, torch.ones(out.shape[0], 1, dtype=out.dtype)], dim=1)
+        coef = torch.linalg.lstsq(design, y, driver="gelsd").solution
+        return float((design @ coef - y).pow(2).sum(1).mean())
+
+
+#: A ratio ``bound / true`` is left undefined (NaN) when the true quantity is below this
+#: fraction of its natural scale (numerically zero, e.g. G of the target against itself).
+RATIO_ZERO_TOL = 1e-12
+
+
+def _ratio(bound: float, true: float, scale: float) -> float:
+    return bound / true if true > RATIO_ZERO_TOL * scale else math.nan
+
+
 def sweep_point(
     source: SigmoidMLP, target: SigmoidMLP, x: Tensor, y: Tensor, input_scale: float
 ) -> dict[str, float]:
@@ -184,6 +209,14 @@ def sweep_point(
     ``G' = input_scale^2 G`` and ``beta' = input_scale^2 beta``. The invariant measures
     (tau1, tau2, alpha, lambdas) do not change; G and the Theorem 2 bound are reported in
     the original coordinates.
+
+    Also: Proposition 2's bounds ``prop2_lower <= first_order_cross_loss <= prop2_upper``
+    on the target's first-order loss under the source's attack, ``E ||J_T v_S||^2``, per
+    unit ``eps^2`` (output^2 / input^2); ``affine_transferred_loss`` (best affine map on
+    the source's outputs, :func:`refit_affine_output_loss`); and how loose the theorems
+    are: ``thm2_ratio = thm2_bound / grad_diff`` and
+    ``thm3_ratio = thm3_bound / g_transferred_loss`` (NaN when the true quantity is
+    numerically zero, see :data:`RATIO_ZERO_TOL`).
     """
     jac_s = tau.input_jacobians(source, x, batch_size=x.shape[0])
     jac_t = tau.input_jacobians(target, x, batch_size=x.shape[0])
@@ -200,6 +233,10 @@ def sweep_point(
     c2 = input_scale**2
     beta = max(source.beta, target.beta) * c2
     thm3 = theory.theorem3_bound(target_resid, grad_diff * c2, res, beta)
+    prop2_lower, prop2_upper = theory.proposition2_bounds(res, 1.0)
+    cross = float(res["delta_target"].pow(2).sum(1).mean())
+    jt_scale = float(res["sigma1_target"].pow(2).mean())  # ||J_T||_{D,2}^2, the scale of G
+    y_scale = float(y.pow(2).sum(1).mean())  # E ||y||^2, the scale of the losses
     return {
         "tau1": float(res["tau1"]),
         "tau2": float(res["tau2"]),
@@ -213,6 +250,12 @@ def sweep_point(
         "transferred_loss": refit_last_layer_loss(source, x, y),
         "g_transferred_loss": g_loss,
         "target_loss": float(target_resid.pow(2).sum(1).mean()),
+        "affine_transferred_loss": refit_affine_output_loss(source, x, y),
+        "prop2_lower": float(prop2_lower),
+        "first_order_cross_loss": cross,
+        "prop2_upper": float(prop2_upper),
+        "thm2_ratio": _ratio(float(thm2), float(grad_diff), jt_scale),
+        "thm3_ratio": _ratio(float(thm3), g_loss, y_scale),
         "beta": beta,
         "input_scale": input_scale,
     }

@@ -7,6 +7,7 @@ import matplotlib
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np
 import pandas as pd  # noqa: E402
 
 __all__ = ["figure2", "SET_TITLES"]
@@ -28,13 +29,31 @@ _ROWS = [
         "log",
     ),
     (
-        [("transferred_loss", "transferred loss (refit last layer)"), ("target_loss", "target loss")],
-        "in-sample MSE\n(output²)",
-        "linear",
+        [
+            ("transferred_loss", "transferred loss (refit last layer)"),
+            ("affine_transferred_loss", "transferred loss (best affine map on outputs)"),
+            ("target_loss", "target loss"),
+        ],
+        "in-sample MSE\n(output², log scale)",
+        "log",
     ),
     (
         [("thm3_bound", "Theorem 3 bound"), ("g_transferred_loss", "loss of g∘f_S")],
         "transferred loss and bound\n(output², log scale)",
+        "log",
+    ),
+    (
+        [
+            ("prop2_upper", "Prop. 2 upper bound"),
+            ("first_order_cross_loss", "first-order cross loss E‖J_T v_S‖²"),
+            ("prop2_lower", "Prop. 2 lower bound"),
+        ],
+        "target loss under source attack\nper unit ε² (output² / input², log scale)",
+        "log",
+    ),
+    (
+        [("thm2_ratio", "Theorem 2: bound / G"), ("thm3_ratio", "Theorem 3: bound / loss of g∘f_S")],
+        "looseness: bound / true value\n(dimensionless, log scale)",
         "log",
     ),
 ]
@@ -47,21 +66,23 @@ def figure2(sweep: pd.DataFrame, *, title_suffix: str = "") -> plt.Figure:
     """
     sets = [s for s in ("derived", "independent") if s in set(sweep["set"])]
     fig, axes = plt.subplots(
-        len(_ROWS), len(sets), figsize=(6.2 * len(sets), 11), sharex=True, squeeze=False
+        len(_ROWS), len(sets), figsize=(6.4 * len(sets), 17), sharex=True, squeeze=False
     )
     for col, name in enumerate(sets):
         sub = sweep[sweep["set"] == name]
         for row, (series, ylabel, scale) in enumerate(_ROWS):
             ax = axes[row][col]
+            series = [(key, label) for key, label in series if key in sub.columns]
             for key, label in series:
                 stats = sub.groupby("t")[key].agg(["mean", "min", "max"])
                 (line,) = ax.plot(stats.index, stats["mean"], marker="o", ms=3, label=label)
                 ax.fill_between(
                     stats.index, stats["min"], stats["max"], color=line.get_color(), alpha=0.2
                 )
-            if scale == "log":
+            if scale == "log" and series:
                 values = sub[[key for key, _ in series]].to_numpy()
-                if values.min() > 1e-6 * values.max():  # log also labels minor ticks
+                values = values[np.isfinite(values)]  # ratios are NaN where G is 0
+                if values.size and values.min() > 1e-6 * values.max():  # log also labels minor ticks
                     ax.set_yscale("log")
                 else:  # symlog keeps (numerical) zeros, e.g. G at t = 0, on the axis
                     ax.set_yscale("symlog", linthresh=1e-3)
@@ -76,5 +97,5 @@ def figure2(sweep: pd.DataFrame, *, title_suffix: str = "") -> plt.Figure:
                              fontsize=10)
         axes[-1][col].set_xlabel("perturbation scale t (dimensionless)")
     fig.suptitle("Synthetic RBF regression: adversarial vs knowledge transferability" + title_suffix)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 0.985))  # keep the suptitle clear of the column titles
     return fig

@@ -1,8 +1,8 @@
-"""Task graphs from pairwise tournaments (Liang et al., §4.4, App. G.4, Figs. 4-5; SPEC §5.4).
+"""Task graphs from pairwise tournaments (Liang et al., §4.4, App. G.4, Figs. 4-5).
 
 The adversarial transferability matrix (ATM) among ``N`` tasks is built one target task at
 a time, with the analytic-hierarchy-process normalisation Taskonomy (Zamir et al., 2018)
-used for its transfer affinities:
+used for its transfer affinities (the protocol as run is in docs/method.md §9.4):
 
 1. **Tournament.** For target task ``T`` and sources ``i, j``,
    ``m_ij = (1/n) sum_x ( 1[l_i(x) > l_j(x)] + 1/2 1[l_i(x) = l_j(x)] )``, where

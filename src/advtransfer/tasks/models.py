@@ -1,6 +1,6 @@
 """Multi-task models: task losses, label-free PGD on any task output, training, encoder transfer.
 
-Reference: Liang et al., §4.4 and App. G.4 (SPEC §5.4). A *task model* maps images in
+Reference: Liang et al., §4.4 and App. G.4 (docs/method.md §9.4). A *task model* maps images in
 ``[0, 1]`` pixel units to a task output: logits ``(N, K)`` or dense logits ``(N, K, H, W)``
 for classification tasks, values ``(N, d)`` or ``(N, C, H, W)`` for regression tasks.
 It exposes ``features(x)``: the shared-architecture encoder's representation that
@@ -27,7 +27,7 @@ Attack (:func:`task_pgd`): the L-inf PGD of :func:`advtransfer.core.attacks.pgd_
 
 Knowledge transfer (:func:`fit_transfer_head`): a new head on frozen features, fitted on
 the target's training data: closed-form ridge regression for ``mse`` / ``l1`` tasks,
-multinomial logistic regression (L-BFGS) for ``ce`` tasks (SPEC §4).
+multinomial logistic regression (L-BFGS) for ``ce`` tasks (docs/method.md §6).
 
 Models are stored as safetensors plus a JSON sidecar (:func:`save_task_model`,
 :func:`load_task_model`); no pickle is read.
@@ -277,7 +277,7 @@ def adversarial_task_losses(
 
     ``loss_i = l_T(f_T(x_adv_i), f_T(x_i))`` (:func:`label_free_loss`): how far another
     task's adversarial example moves task ``T``'s prediction; the entries of the
-    tournament of SPEC §5.4.
+    tournament of docs/method.md §9.4 (Liang et al. §4.4).
 
     Shape:
         x, x_adv: ``(N, C, H, W)``; returns ``(N,)`` on the CPU.
@@ -430,7 +430,7 @@ def fit_transfer_head(
     ridge: float = 1e-3,
     C: float = 1.0,
 ) -> TransferHead:
-    r"""Fit a new target head on frozen source features (knowledge transfer, SPEC §4).
+    r"""Fit a new target head on frozen source features (knowledge transfer, docs/method.md §6).
 
     * ``mse`` / ``l1`` targets: ridge regression on standardised features ``z``,
       ``W = (Z^T Z + ridge * n * I)^{-1} Z^T (Y - mean Y)``, ``b = mean Y`` (closed form,
@@ -634,7 +634,7 @@ def cross_task_losses(
     batch_size: int,
     device: torch.device,
 ) -> pd.DataFrame:
-    """Attack one source task and score the examples on every target task (SPEC §5.4).
+    """Attack one source task and score the examples on every target task (docs/method.md §9.4).
 
     For each ``eps``: ``x_adv = task_pgd(source, x, kind=source_task.loss, ...)``; then each
     target model is loaded once (``targets[name]()``, so only one target lives in memory)
@@ -685,7 +685,7 @@ def encoder_transfer_losses(
     device: torch.device,
     batch_size: int = 512,
 ) -> pd.DataFrame:
-    """Knowledge transfer of one frozen source encoder to every target task (SPEC §4, §5.4).
+    """Knowledge transfer of one frozen source encoder to every target task (Liang et al. §4.4).
 
     Features ``source.features(x)`` are computed once (eval mode) for the training and test
     canvases; for every target a :func:`fit_transfer_head` is fitted on the training

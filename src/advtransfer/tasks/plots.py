@@ -13,9 +13,10 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
+import seaborn as sns  # noqa: E402
 from scipy.cluster import hierarchy  # noqa: E402
 
-__all__ = ["category_colours", "figure4", "figure5"]
+__all__ = ["category_colours", "clustered_heatmap", "figure4", "figure5"]
 
 
 def category_colours(categories: Sequence[str]) -> dict[str, tuple]:
@@ -110,3 +111,47 @@ def figure5(entropy: pd.DataFrame, *, title: str = "") -> plt.Figure:
     fig.suptitle(title)
     fig.tight_layout(rect=(0, 0.05 * rows, 1, 1))
     return fig
+
+
+def clustered_heatmap(
+    matrix: pd.DataFrame,
+    linkage: np.ndarray,
+    categories: Mapping[str, str],
+    *,
+    value_label: str,
+    title: str = "",
+) -> plt.Figure:
+    """A task matrix as a clustered heatmap whose dendrograms are the task tree itself.
+
+    Rows (targets) and columns (sources) are both ordered by ``linkage`` -- the tree of
+    Figure 4 built over the matrix's source columns -- so blocks of mutually transferable
+    tasks appear as squares on the diagonal; the side bars give each task's a-priori
+    category in the colours of Figure 4.
+
+    Args:
+        matrix: square matrix, rows = target tasks, columns = source tasks (same order).
+        linkage: SciPy linkage over ``matrix.columns``.
+        categories: a-priori category of every task.
+        value_label: colour-bar label, with unit.
+        title: figure title.
+    """
+    tasks = list(matrix.columns)
+    if list(matrix.index) != tasks:
+        raise ValueError("clustered_heatmap needs a square matrix with rows and columns in "
+                         "the same task order")
+    colours = category_colours([categories[t] for t in tasks])
+    side = pd.Series({t: colours[categories[t]] for t in tasks}, name="category")
+    size = 0.42 * len(tasks) + 3.5
+    grid = sns.clustermap(
+        matrix.astype(float), row_linkage=linkage, col_linkage=linkage, cmap="viridis",
+        row_colors=side, col_colors=side, figsize=(size, size), linewidths=0.3,
+        cbar_kws={"label": value_label}, dendrogram_ratio=0.16,
+        cbar_pos=(1.0, 0.25, 0.025, 0.45),
+    )  # fmt: skip
+    grid.ax_heatmap.set_xlabel("source task (attacked / transferred from)")
+    grid.ax_heatmap.set_ylabel("target task")
+    handles = [Line2D([], [], color=c, lw=6, label=cat) for cat, c in colours.items()]
+    grid.figure.legend(handles=handles, loc="upper left", bbox_to_anchor=(0.0, 1.0),
+                       frameon=False, fontsize=8, title="a-priori category")
+    grid.figure.suptitle(title, y=1.0, fontsize=10)
+    return grid.figure

@@ -1,7 +1,7 @@
 """Tables of the task experiment: per-image loss tables -> ATM / affinity -> trees and entropy.
 
 Glue between the workflow's TSV tables and the pure math of :mod:`advtransfer.tasks.graph`
-(SPEC §5.4). Orientation everywhere: rows = target tasks, columns = source tasks.
+(docs/method.md §9.4). Orientation everywhere: rows = target tasks, columns = source tasks.
 
 * Per-image loss tables (long): ``source, [eps,] target, image, loss``.
 * Matrix tables (wide): ``[eps,] target, <source 1>, ..., <source N>``.

@@ -1,7 +1,7 @@
 """Taskonomy task-bank networks (Zamir et al., CVPR 2018) for the paper-scale task experiment.
 
 Liang et al. §4.4 attack the 15 task-bank models of :data:`advtransfer.tasks.taskonomy.TASKONOMY_15`
-(SPEC §5.4). The public PyTorch ports of those models are the ``visualpriors`` package's
+(docs/method.md §9.4). The public PyTorch ports of those models are the ``visualpriors`` package's
 ``TaskonomyEncoder`` / ``TaskonomyDecoder`` (PyPI ``visualpriors`` 0.3.5) with weights
 ``<name>_encoder-<sha256>.pth`` / ``<name>_decoder-<sha256>.pth``. Its model definitions
 do run on torch 2.14, but the package installs through ``distutils`` (gone in Python 3.12)

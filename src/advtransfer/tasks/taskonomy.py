@@ -7,7 +7,7 @@ first-order transfer affinity (Zamir et al., CVPR 2018), published as
 used for measuring task affinities"). The task-bank models come from the same repository; the
 ``visualpriors`` package (PyPI) ships PyTorch ports of them.
 
-What the files hold (checked against the shared copies):
+What the files hold (checked against the copies in resources/taskonomy):
 
 * ``all_affinities.pkl``: a ``dict`` of 814 ``numpy.float64`` values keyed
   ``"source__target"`` (594 keys) or ``"source1__source2__target"`` (220 second-order
@@ -95,7 +95,7 @@ TASKONOMY_CATEGORIES: dict[str, str] = {
     },
     **{t: "semantic" for t in ("segmentsemantic", "class_1000", "class_places")},
 }
-"""A-priori category (2D / 3D / semantic) of each task in :data:`TASKONOMY_15` (SPEC §5.4)."""
+"""A-priori category (2D / 3D / semantic) of each :data:`TASKONOMY_15` task (Liang et al. §4.4)."""
 
 AFFINITY_KEY_ALIASES: dict[str, str] = {
     "segmentsemantic": "segmentsemantic_rb",
@@ -117,8 +117,9 @@ AFFINITY_SOURCE_HINT = (
 def default_data_dir() -> Path:
     """Directory holding the Taskonomy affinity files.
 
-    ``$ADVTRANSFER_TASKONOMY_DIR`` if set, else ``<repository>/../shared/data/taskonomy``
-    (the shared copy beside a source checkout, as in SPEC §5.4).
+    ``$ADVTRANSFER_TASKONOMY_DIR`` if set, else ``<repository>/resources/taskonomy``, the
+    copy of the public affinity files shipped with advtransfer (source and licence in its
+    README.md).
 
     Returns:
         The directory path (it may not exist).
@@ -126,7 +127,7 @@ def default_data_dir() -> Path:
     env = os.environ.get(DATA_DIR_ENV)
     if env:
         return Path(env)
-    return Path(__file__).resolve().parents[2].parent / "shared" / "data" / "taskonomy"
+    return Path(__file__).resolve().parents[3] / "resources" / "taskonomy"
 
 
 def categories_of(tasks: Sequence[str]) -> list[str]:
