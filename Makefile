@@ -25,6 +25,7 @@ install: $(STAMP)
 
 run: $(STAMP)
 	$(BIN)/snakemake --cores $(CORES)
+	@echo; cat results/findings.md
 
 report: $(STAMP)
 	$(BIN)/snakemake --cores $(CORES)

@@ -28,7 +28,13 @@ if Path("config.yaml").is_file():
 configfile: "config.yaml"
 
 
-report: "report/workflow.rst"
+# The report opens on the findings once rule write_findings has written its front page
+# (report/workflow.rst followed by the findings of this run); before that, on workflow.rst.
+# An absolute path: the page lives in the working directory, not beside this Snakefile.
+FRONT_PAGE = Path("results/report_front.rst")
+
+
+report: str(FRONT_PAGE.resolve()) if FRONT_PAGE.is_file() else "report/workflow.rst"
 
 
 include: "rules/common.smk"
@@ -40,6 +46,7 @@ include: "rules/attributes.smk"
 include: "rules/nlp.smk"
 include: "rules/leaderboard.smk"
 include: "rules/byo.smk"
+include: "rules/findings.smk"
 
 
 # Cheap CPU steps (summary tables, figures) carry `localrule: True`: they run where

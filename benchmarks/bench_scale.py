@@ -1,10 +1,14 @@
 """Exact against matrix-free tau at scale: time, peak memory and agreement.
 
 Every (case, method) runs in its own child process, so that its peak resident memory is
-its own: the child reads ``VmHWM`` from ``/proc/self/status`` once its models and inputs
-exist and a backward pass and one matrix-free iteration have run on one point (``setup``: lazy imports, allocator
-pools) and again after the computation (``peak``); ``work = peak - setup`` is
-the memory the method itself needed (the ~0.9 GB of an imported torch is in both).
+its own. The child builds its models and inputs and runs the same warm-up whatever the
+method (a backward pass of each model and one matrix-free iteration on one point: lazy
+imports, allocator pools), then resets the kernel's high-water mark (``5`` into
+``/proc/self/clear_refs``, so ``VmHWM`` restarts at the current RSS) and reads the
+baseline ``VmRSS``; after the computation ``VmHWM`` is the peak, and ``work = peak -
+baseline`` is the memory the method itself needed (the ~0.9 GB of an imported torch and
+the warm-up's own peak are in neither). Where the reset is refused the baseline is the
+``VmHWM`` after the warm-up (an underestimate of small work).
 
 Methods (float32, eval mode, same seeds so both see the same models and points):
 
@@ -16,15 +20,18 @@ Methods (float32, eval mode, same seeds so both see the same models and points):
   fewer products; cannot see an exactly repeated sigma_1).
 
 Cases: a ResNet-18 (CIFAR stem, 32x32) with a d-way head, d in {10, 100, 1000}, and a
-small convolutional encoder-decoder with a 16x16 output map (d = 256).
+small convolutional encoder-decoder with a 16x16 output map (d = 256); ``--quick`` also
+uses ``resnet18w16_d1000``, the same ResNet-18 at a quarter of the width (16-32-64-128
+channels), so that the exact path's 1000 backward passes per model fit its time.
 
 Usage:
     python benchmarks/bench_scale.py [--quick] [--threads 2]
 
-``--quick`` (N = 4 / 1 / 1, at most ~3 minutes on 2 cores) ends with exactly one line
-``quick: speedup S memory_ratio M max_abs_diff D`` for its largest case (ResNet-18,
-d = 1000): ``S`` = exact time / matrix-free time, ``M`` = matrix-free work / exact work
-(peak RSS above setup), ``D`` = max |difference| of tau1, tau2, alpha, lambda_S, lambda_T.
+``--quick`` (encdec16 at N = 4, resnet18w16_d1000 at N = 2; at most 3 minutes on 2
+cores) ends with exactly one line ``quick: speedup S memory_ratio M max_abs_diff D`` for
+its largest case (the narrow ResNet-18, d = 1000): ``S`` = exact time / matrix-free time,
+``M`` = matrix-free work / exact work (peak RSS above the baseline), ``D`` = max
+|difference| of tau1, tau2, alpha, lambda_S, lambda_T.
 """
 
 from __future__ import annotations
@@ -40,23 +47,62 @@ from pathlib import Path
 KEYS = ("tau1", "tau2", "alpha", "lambda_source", "lambda_target")
 
 
-def vm_hwm_mb() -> float:
-    """Peak resident set size of this process so far, MB (``VmHWM``)."""
+def _status_mb(field: str) -> float | None:
     for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
+        if line.startswith(field + ":"):
             return int(line.split()[1]) / 1024.0
+    return None
+
+
+def vm_hwm_mb() -> float:
+    """Peak resident set size of this process since start or the last reset, MB."""
+    hwm = _status_mb("VmHWM")
+    if hwm is not None:
+        return hwm
     import resource
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
+def reset_peak_mb() -> float:
+    """Reset ``VmHWM`` to the current RSS; return the baseline (MB) for ``peak - baseline``."""
+    import gc
+
+    gc.collect()
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        return vm_hwm_mb()  # no reset: the warm-up's peak is the baseline
+    rss = _status_mb("VmRSS")
+    return rss if rss is not None else vm_hwm_mb()
+
+
+def narrow_resnet18(width: int, d: int):
+    """ResNet-18, CIFAR stem, channels ``width * (1, 2, 4, 8)``, a d-way linear head."""
+    from torch import nn
+
+    from advtransfer.images.architectures import _BasicBlock
+
+    layers = [nn.Conv2d(3, width, 3, padding=1, bias=False), nn.BatchNorm2d(width), nn.ReLU()]
+    in_planes = width
+    for mult, stride in ((1, 1), (2, 2), (4, 2), (8, 2)):
+        layers += [_BasicBlock(in_planes, width * mult, stride),
+                   _BasicBlock(width * mult, width * mult, 1)]
+        in_planes = width * mult
+    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(in_planes, d)]
+    return nn.Sequential(*layers)
+
+
 def build_case(name: str, n_points: int, seed: int = 0):
-    """``(source, target, x)`` for a case name ``resnet18_d<d>`` or ``encdec16``."""
+    """``(source, target, x)`` for ``resnet18_d<d>``, ``resnet18w<width>_d<d>`` or ``encdec16``."""
     import torch
     from torch import nn
 
     torch.manual_seed(seed)
-    if name.startswith("resnet18_d"):
+    if name.startswith("resnet18w"):
+        width, d = name.removeprefix("resnet18w").split("_d")
+        models = [narrow_resnet18(int(width), int(d)) for _ in range(2)]
+    elif name.startswith("resnet18_d"):
         from advtransfer.images.architectures import build_model
 
         d = int(name.removeprefix("resnet18_d"))
@@ -91,7 +137,7 @@ def child(case: str, method: str, n_points: int, threads: int) -> None:
         xw = x[:1].clone().requires_grad_(True)
         torch.autograd.grad(model(xw).sum(), xw)
     adversarial_transferability_matrix_free(source, target, x[:1], max_iters=1)
-    setup = vm_hwm_mb()
+    setup = reset_peak_mb()
     start = time.perf_counter()
     extra = {}
     if method == "exact":
@@ -135,7 +181,7 @@ def main() -> None:
         child(case, method, int(n_points), args.threads)
         return
     if args.quick:
-        plan = [("encdec16", 4), ("resnet18_d100", 1), ("resnet18_d1000", 1)]
+        plan = [("encdec16", 4), ("resnet18w16_d1000", 2)]
         methods = ("exact", "matrix_free")
     else:
         plan = [("encdec16", 32), ("resnet18_d10", 8), ("resnet18_d100", 8),

@@ -4,13 +4,58 @@
 # each candidate gets adversarial measures (one job each: attack and measure) and a
 # verified linear-probe accuracy (one job for all: a job's start-up dominates). The
 # leaderboard stages (rules/leaderboard.smk) add every estimator and rank them all.
-#   results/byo/models/candidates.tsv           the checked candidates
+#   results/byo/example/target/, <model>.pt2    what the example writes from the default run
+#                                               (byo.target.from_imageset, `export_from`)
+#   results/byo/models/candidates.tsv           the checked candidates (+ cost estimates)
 #   results/byo/data/target.safetensors         the image folder, resized and split
 #   results/byo/models/reference.safetensors    reference model trained on the target
 #   results/byo/attacks/reference.safetensors   PGD images of the reference
 #   results/byo/adversarial/<model>.tsv         one candidate's attack and adversarial measures
 #   results/byo/probes.tsv                      every candidate's verified transfer accuracy
 #   results/byo/transfer.tsv                    all candidates (+ leaderboard outputs)
+
+
+if byo_folder_generated():
+
+    rule byo_example_folder:
+        input:
+            data=config["byo"]["target"]["from_imageset"]["file"],
+        output:
+            folder=directory(config["byo"]["target"]["image_folder"]),
+        log:
+            "logs/byo/byo_example_folder.log",
+        conda:
+            "../envs/advtransfer.yaml"
+        threads: 1
+        resources:
+            mem_mb=2000,
+            runtime=10,
+        params:
+            splits=config["byo"]["target"]["from_imageset"]["splits"],
+        script:
+            "../scripts/byo/export_folder.py"
+
+
+rule export_byo_model:
+    input:
+        model=get_byo_export_input,
+    output:
+        model=BYO_EXPORTED,
+    log:
+        "logs/byo/export_byo_model/{model}.{ext}.log",
+    wildcard_constraints:
+        ext="pt2|pt",
+    conda:
+        "../envs/advtransfer.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        spec=get_byo_spec,
+        shape=get_byo_image_shape,
+    script:
+        "../scripts/byo/export_model.py"
 
 
 rule check_byo_models:
@@ -21,7 +66,8 @@ rule check_byo_models:
             BYO_CANDIDATES,
             caption="../report/byo_candidates.rst",
             category="byo",
-            labels={"figure": "candidates"},
+            subcategory="tables",
+            labels={"table": "candidates", "format": "TSV"},
         ),
     log:
         "logs/byo/check_byo_models.log",
@@ -34,6 +80,9 @@ rule check_byo_models:
     params:
         specs=get_byo_specs,
         shape=get_byo_image_shape,
+        # for the cost estimate of each candidate's attack and Jacobians
+        jacobian_points=config["byo"]["jacobian_points"],
+        attack=config["byo"]["attack"],
     script:
         "../scripts/byo/check_models.py"
 
@@ -133,6 +182,9 @@ rule measure_byo_adversarial:
         attack=config["byo"]["attack"],
         jacobian_points=config["byo"]["jacobian_points"],
         jacobian_output=config["byo"]["jacobian_output"],
+        jacobian={
+            k: config["byo"][k] for k in ("jacobian_method", "jacobian_memory_mb")
+        },
     script:
         "../scripts/byo/measure_adversarial.py"
 
@@ -171,7 +223,8 @@ rule summarize_byo_transfer:
             "results/byo/transfer.tsv",
             caption="../report/byo_transfer.rst",
             category="byo",
-            labels={"figure": "transfer table"},
+            subcategory="tables",
+            labels={"table": "transfer", "format": "TSV"},
         ),
     log:
         "logs/byo/summarize_byo_transfer.log",

@@ -41,6 +41,7 @@ include: "common/attributes.smk"
 include: "common/nlp.smk"
 include: "common/leaderboard.smk"
 include: "common/byo.smk"
+include: "common/findings.smk"
 
 
 #: Final products of each scenario (the targets of the default rule), as
@@ -53,6 +54,14 @@ SCENARIO_OUTPUTS = {
     "nlp": nlp_outputs,
     "leaderboard": leaderboard_outputs,
     "byo": byo_outputs,
+}
+#: Run-wide products after the scenarios' (rules/findings.smk), as
+#: {name: function(scenario outputs) -> [paths]}: the findings page, an HTML page beside
+#: every final table, and the data dictionary.
+RUN_OUTPUTS = {
+    "findings": findings_outputs,
+    "table pages": table_page_outputs,
+    "data dictionary": dictionary_outputs,
 }
 #: Sources of the scenarios that use the shared image stages of rules/transfer.smk:
 #: {scenario: function() -> {model: {"dataset", "seed", "label"}}}.
@@ -74,10 +83,20 @@ wildcard_constraints:
 
 
 def get_final_outputs():
-    """Every product of the scenarios listed under `scenarios` in the config.
+    """Every product of the scenarios listed under `scenarios` in the config, then the
+    run-wide pages (RUN_OUTPUTS: findings, table pages, data dictionary).
 
     See SCENARIO_OUTPUTS; each function lives in rules/common/<scenario>.smk.
     """
+    outputs = scenario_outputs()
+    run_wide = []
+    for products in RUN_OUTPUTS.values():
+        run_wide += products(outputs)
+    return outputs + run_wide
+
+
+def scenario_outputs():
+    """The products of the scenarios listed under `scenarios` (SCENARIO_OUTPUTS)."""
     outputs = []
     for scenario in config["scenarios"]:
         outputs += SCENARIO_OUTPUTS[scenario]()

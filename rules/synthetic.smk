@@ -73,7 +73,8 @@ rule plot_figure2:
             "results/synthetic/sweep.tsv",
             caption="../report/synthetic_sweep.rst",
             category="synthetic",
-            labels={"figure": "sweep table"},
+            subcategory="tables",
+            labels={"table": "sweep", "format": "TSV"},
         ),
         png=report(
             "results/synthetic/figure2.png",
@@ -81,6 +82,7 @@ rule plot_figure2:
             # report() resolves relative captions against rules/, read at report time
             caption=os.path.abspath("results/synthetic/figure2_caption.rst"),
             category="synthetic",
+            subcategory="figures",
             labels={"figure": "Figure 2"},
         ),
         svg="results/synthetic/figure2.svg",

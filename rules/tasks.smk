@@ -1,6 +1,8 @@
 # Knowledge transfer among tasks (Liang et al. §4.4, App. G.4, Figures 4-5; docs/method.md §9.4).
 # digits: build canvases -> train one model per task -> attack each task, score on all ->
 #         freeze each encoder, fit heads for all targets -> ATM / affinity -> trees.
+#         tau task matrix (both datasets): tau1 / tau2 between every pair of task models'
+#         dense outputs (matrix-free), clustered and compared like the ATM.
 # taskonomy: import task-bank weights + sample images -> attack each task, score on all ->
 #         ATM; affinity from Taskonomy's pickle -> trees.
 
@@ -130,7 +132,8 @@ rule build_atm:
             "results/tasks/atm.tsv",
             caption="../report/tasks_atm.rst",
             category="tasks",
-            labels={"figure": "ATM"},
+            subcategory="tables",
+            labels={"table": "atm", "format": "TSV"},
         ),
     log:
         "logs/tasks/build_atm.log",
@@ -148,6 +151,37 @@ rule build_atm:
         "../scripts/tasks/build_atm.py"
 
 
+rule build_tau_matrix:
+    input:
+        models=lambda wc: [task_model_path(t) for t in task_names()],
+        data=TASK_DATA,
+    output:
+        tau=report(
+            "results/tasks/tau_matrix.tsv",
+            caption="../report/tasks_tau_matrix.rst",
+            category="tasks",
+            subcategory="tables",
+            labels={"table": "tau_matrix", "format": "TSV"},
+        ),
+    log:
+        "logs/tasks/build_tau_matrix.log",
+    benchmark:
+        "benchmarks/runs/tasks/build_tau_matrix.tsv"
+    conda:
+        "../envs/advtransfer.yaml"
+    threads: 1
+    resources:
+        # matrix-free: products with the Jacobians of one batch of images, never J itself
+        gpu=1,
+        mem_mb=4000,
+        runtime=30,
+    params:
+        tau=config["tasks"]["tau"],
+        tasks=get_task_names,
+    script:
+        "../scripts/tasks/build_tau_matrix.py"
+
+
 rule build_affinity:
     input:
         unpack(get_affinity_inputs),
@@ -156,7 +190,8 @@ rule build_affinity:
             "results/tasks/affinity.tsv",
             caption="../report/tasks_affinity.rst",
             category="tasks",
-            labels={"figure": "affinity"},
+            subcategory="tables",
+            labels={"table": "affinity", "format": "TSV"},
         ),
     log:
         "logs/tasks/build_affinity.log",
@@ -178,18 +213,21 @@ rule cluster_tasks:
     input:
         atm="results/tasks/atm.tsv",
         affinity="results/tasks/affinity.tsv",
+        tau="results/tasks/tau_matrix.tsv",
     output:
         entropy=report(
             "results/tasks/entropy.tsv",
             caption="../report/tasks_entropy.rst",
             category="tasks",
-            labels={"figure": "entropy table"},
+            subcategory="tables",
+            labels={"table": "entropy", "format": "TSV"},
         ),
         clusters=report(
             "results/tasks/clusters.tsv",
             caption="../report/tasks_clusters.rst",
             category="tasks",
-            labels={"figure": "cluster table"},
+            subcategory="tables",
+            labels={"table": "clusters", "format": "TSV"},
         ),
     log:
         "logs/tasks/cluster_tasks.log",
@@ -217,6 +255,7 @@ rule plot_task_trees:
             "results/tasks/figure4.png",
             caption="../report/tasks_figure4.rst",
             category="tasks",
+            subcategory="figures",
             labels={"figure": "Figure 4"},
         ),
         figure4_svg="results/tasks/figure4.svg",
@@ -224,6 +263,7 @@ rule plot_task_trees:
             "results/tasks/figure5.png",
             caption="../report/tasks_figure5.rst",
             category="tasks",
+            subcategory="figures",
             labels={"figure": "Figure 5"},
         ),
         figure5_svg="results/tasks/figure5.svg",
@@ -251,12 +291,14 @@ rule plot_task_heatmaps:
     input:
         atm="results/tasks/atm.tsv",
         affinity="results/tasks/affinity.tsv",
+        tau="results/tasks/tau_matrix.tsv",
     output:
         heatmaps=[
             report(
                 path,
                 caption="../report/tasks_heatmap.rst",
                 category="tasks",
+                subcategory="figures",
                 labels={"figure": Path(path).stem},
             )
             for path in task_heatmap_paths("png")
@@ -272,7 +314,11 @@ rule plot_task_heatmaps:
         mem_mb=2000,
         runtime=10,
     params:
-        tree=config["tasks"]["tree"],
+        # the linkage of the trees that order the heatmaps; not the cut or permutations
+        tree={
+            key: config["tasks"]["tree"][key]
+            for key in ("method", "normalise_columns")
+        },
         categories=get_task_categories,
         dataset=config["tasks"]["dataset"],
     script:

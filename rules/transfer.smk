@@ -80,6 +80,10 @@ rule measure_adversarial:
         attack=lambda wc: config[wc.scenario]["attack"],
         jacobian_points=lambda wc: config[wc.scenario]["jacobian_points"],
         jacobian_output=lambda wc: config[wc.scenario].get("jacobian_output", "logits"),
+        jacobian=lambda wc: {
+            k: config[wc.scenario][k]
+            for k in ("jacobian_method", "jacobian_memory_mb")
+        },
     script:
         "../scripts/transfer/measure_adversarial.py"
 
@@ -116,13 +120,15 @@ rule summarize_transfer:
             "results/{scenario}/transfer.tsv",
             caption="../report/transfer_table.rst",
             category="{scenario}",
-            labels={"figure": "transfer table"},
+            subcategory="tables",
+            labels={"table": "transfer", "format": "TSV"},
         ),
         correlation=report(
             "results/{scenario}/correlation.tsv",
             caption="../report/correlation_table.rst",
             category="{scenario}",
-            labels={"figure": "correlation table"},
+            subcategory="tables",
+            labels={"table": "correlation", "format": "TSV"},
         ),
     log:
         "logs/{scenario}/summarize_transfer.log",
@@ -149,6 +155,7 @@ rule plot_transfer:
             "results/{scenario}/figure3.png",
             caption="../report/transfer_figure3.rst",
             category="{scenario}",
+            subcategory="figures",
             labels={"figure": "Figure 3"},
         ),
         figure3_svg="results/{scenario}/figure3.svg",
@@ -156,6 +163,7 @@ rule plot_transfer:
             "results/{scenario}/scatter.png",
             caption="../report/transfer_scatter.rst",
             category="{scenario}",
+            subcategory="figures",
             labels={"figure": "scatter"},
         ),
         scatter_svg="results/{scenario}/scatter.svg",

@@ -312,3 +312,12 @@ def test_model_on_gpu_inputs_on_cpu(logistic, small):
     assert float((x_adv - x).abs().max()) <= 0.1 + TOL
     out = adversarial_losses(model, x, x_adv, y)
     assert out["loss_adv"].device.type == "cpu"
+
+
+def test_pgd_reports_progress_per_batch():
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 3))
+    x = torch.rand(5, 1, 2, 2)
+    seen = []
+    pgd_attack(model, x, eps=0.1, steps=2, batch_size=2, progress=lambda d, n: seen.append((d, n)))
+    assert seen == [(2, 5), (4, 5), (5, 5)]

@@ -107,19 +107,19 @@ def _fake_table() -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def test_transfer_table_normalises_by_the_maximum():
+def test_transfer_table_keeps_the_cross_loss_under_its_own_name():
     t = _fake_table()
     table = experiment.transfer_table(
         t[["model", "attribute", "seed"]], t[["model", "cross_adv_loss"]],
         t.drop(columns=["attribute", "seed", "cross_adv_loss"]),
     )
-    assert table["adv_transferability"].max() == 1.0
-    np.testing.assert_allclose(table["adv_transferability"], t["cross_adv_loss"] / 4.1)
+    assert "adv_transferability" not in table  # one name in every scenario
+    np.testing.assert_allclose(table["cross_adv_loss"], t["cross_adv_loss"])
+    assert experiment.ADVERSARIAL_MEASURES[0] == "cross_adv_loss"
 
 
 def test_table1_ranks_attributes_and_appends_the_reference():
     t = _fake_table()
-    t["adv_transferability"] = t["cross_adv_loss"] / t["cross_adv_loss"].max()
     ref = {"verif_x": 0.99, "verif_y": 0.98, "verification_accuracy": 0.985, "kshot_accuracy": 0.9}
     top = experiment.table1(t, ["x", "y"], top=3, reference=ref)
     assert list(top["attribute"]) == ["c", "d", "a", "identity (reference)"]

@@ -7,6 +7,8 @@ net with a `features` method, one used through its output, and digits_cnn safete
 
 from __future__ import annotations
 
+import shutil
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -138,5 +140,36 @@ def test_example_config_is_valid():
 
     cfg = yaml.safe_load((REPO / "configs/byo_example.yaml").read_text())
     validate_config(cfg, load_schema(REPO / "schemas/config.schema.yaml"))
-    assert [m["format"] for m in cfg["byo"]["models"]] == [
-        "torchvision", "torchvision", "torchscript", "safetensors"]
+    assert [m["format"] for m in cfg["byo"]["models"]] == ["advtransfer", "safetensors", "export"]
+
+
+def _copy_run(src, dst) -> None:
+    """The results and Snakemake metadata of a finished run (times kept: nothing reruns)."""
+    dst.mkdir(parents=True)
+    shutil.copy2(src / "config.yaml", dst / "config.yaml")
+    shutil.copytree(src / "results", dst / "results")
+    if (src / ".snakemake/metadata").is_dir():
+        shutil.copytree(src / ".snakemake/metadata", dst / ".snakemake/metadata")
+
+
+def test_example_runs_as_shipped_after_the_default_run(tiny_run, tmp_path):
+    """configs/byo_example.yaml, unchanged, on what the (tiny) default run leaves."""
+    from conftest import REPO
+
+    workdir = tmp_path / "run"
+    _copy_run(tiny_run, workdir)
+    proc = run_snakemake(workdir, "--configfile", str(REPO / "configs/byo_example.yaml"))
+    assert "rule train_classifier:" not in proc.stdout + proc.stderr  # the default run's kept
+    base = workdir / "results/byo"
+    folder = base / "example/target"
+    # (Snakemake marks a directory output with a hidden .snakemake_timestamp file)
+    assert sorted(p.name for p in folder.iterdir() if not p.name.startswith(".")) == ["four", "one"]
+    candidates = pd.read_csv(base / "models/candidates.tsv", sep="\t").set_index("model")
+    assert list(candidates["format"]) == ["advtransfer", "safetensors", "export"]
+    assert (candidates["outputs"] == 2).all() and (candidates["input_size"] == 64).all()
+    assert (candidates["jacobian_mb"] > 0).all() and (candidates["jacobian_s_est"] >= 0).all()
+    assert (base / "example/digits_p100_export.pt2").is_file()
+    scores = pd.read_csv(base / "source_scores.tsv", sep="\t")
+    assert set(scores["model"]) == set(candidates.index) and list(scores["rank"]) == [1, 2, 3]
+    assert scores["probe_accuracy"].is_monotonic_decreasing
+    assert (base / "leaderboard.tsv").stat().st_size > 0

@@ -151,7 +151,8 @@ def test_figure_has_agreement_and_cost_panels():
                                       ["probe_accuracy", "kshot_accuracy"], costs, n_boot=20)
     fig = figure.leaderboard_figure(board, title="test")
     left, right = fig.axes
-    assert {t.get_text() for t in left.get_yticklabels()} == {"perfect", "noise", "τ1"}
+    # each row names the measure as leaderboard.tsv does (beside its display name)
+    assert {t.get_text() for t in left.get_yticklabels()} == {"perfect", "noise", "τ1 (tau1)"}
     assert right.get_xscale() == "log"
 
 

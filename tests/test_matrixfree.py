@@ -17,6 +17,7 @@ from advtransfer.core.matrixfree import (
     adversarial_transferability_matrix_free,
     gradient_difference_matrix_free,
     top_singular_matrix_free,
+    transferability_matrix_matrix_free,
 )
 
 KEYS = ("tau1", "tau2", "alpha", "lambda_source", "lambda_target")
@@ -313,3 +314,87 @@ def test_rejects_bad_arguments():
         top_singular_matrix_free(model, x, output="probs")
     with pytest.raises(ValueError, match="tol"):
         top_singular_matrix_free(model, x, tol=0.0)
+
+
+# ---------------------------------------------------------------- numerically zero G
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_identical_source_gives_converged_zero_gradient_difference(dtype):
+    # source = target (t = 0 of the synthetic sweep): M = J_T - A J_S is rounding noise
+    # (A is fitted, not exactly I); a residual relative to s_1^2 of noise never converges,
+    # the absolute floor tied to E ||J_T||^2 makes every point converge with G = 0.
+    torch.manual_seed(18)
+    target = nn.Sequential(nn.Linear(12, 30), nn.Sigmoid(), nn.Linear(30, 4)).to(dtype)
+    source = nn.Sequential(nn.Linear(12, 30), nn.Sigmoid(), nn.Linear(30, 4)).to(dtype)
+    source.load_state_dict(target.state_dict())
+    x = torch.randn(40, 12, dtype=dtype)
+    res = adversarial_transferability_matrix_free(source, target, x, max_iters=30,
+                                                  with_gradient_difference=True)
+    assert not torch.equal(res["A"], torch.eye(4, dtype=dtype))  # fitted, with rounding
+    assert int(res["n_not_converged_grad_diff"]) == 0
+    assert float(res["grad_diff"]) == 0.0
+    g, n_bad = gradient_difference_matrix_free(source, target, x, res["A"], max_iters=30)
+    assert n_bad == 0 and float(g) == 0.0
+
+
+def test_floor_keeps_small_nonzero_gradient_difference_exact():
+    # a source close to the target: G is small but real, and the floor must not hide it
+    target = mlp(10, 20, 4, seed=19)
+    source = mlp(10, 20, 4, seed=19)
+    with torch.no_grad():
+        for p in source.parameters():
+            p.add_(1e-3 * torch.randn_like(p))
+    x = torch.randn(30, 10)
+    mf = adversarial_transferability_matrix_free(source, target, x, tol=1e-10,
+                                                 with_gradient_difference=True)
+    ex = exact(source, target, x)
+    assert int(mf["n_not_converged_grad_diff"]) == 0
+    assert float(ex["grad_diff"]) > 0
+    assert float(mf["grad_diff"]) == pytest.approx(float(ex["grad_diff"]), rel=1e-6)
+
+
+def test_floor_zero_restores_the_relative_test():
+    torch.manual_seed(20)
+    target = nn.Sequential(nn.Linear(8, 16), nn.Sigmoid(), nn.Linear(16, 3))
+    x = torch.randn(10, 8)
+    a = tau.affine_map(*(tau.input_jacobians(target, x)[:, :, :1].squeeze(-1),) * 2)[0]
+    _, n_bad = gradient_difference_matrix_free(target, target, x, a + 1e-15, max_iters=5,
+                                               floor=0.0)
+    assert n_bad == 10  # noise: never converges relative to its own s_1^2
+    with pytest.raises(ValueError, match="floor"):
+        gradient_difference_matrix_free(target, target, x, a, floor=-1.0)
+
+
+def test_transferability_matrix_matches_pairwise_exact():
+    # three models with different output sizes (a "dense" one among them); entry [t, s]
+    models = [mlp(9, 16, 3, seed=21), mlp(9, 16, 40, seed=22), mlp(9, 12, 2, seed=23)]
+    x = torch.randn(14, 9)
+    mat = transferability_matrix_matrix_free(models, x, tol=1e-11, batch_size=5)
+    jacs = [tau.input_jacobians(m, x) for m in models]
+    assert int(mat["n_not_converged"].sum()) == 0 and mat["converged"].shape == (3, 14)
+    for t in range(3):
+        for s_idx in range(3):
+            ex = tau.adversarial_transferability(jacs[s_idx], jacs[t])
+            for key in ("tau1", "tau2", "alpha"):
+                assert float(mat[key][t, s_idx]) == pytest.approx(float(ex[key]), abs=1e-8), \
+                    (key, t, s_idx)
+    assert torch.allclose(mat["tau1"].diagonal(), torch.ones(3), atol=1e-9)
+    assert torch.allclose(mat["tau1"], mat["tau1"].T, atol=1e-12)  # tau1 is symmetric
+
+
+@pytest.mark.parametrize("n_points, d_s, d_t", [(30, 4, 6), (6, 50, 3), (5, 40, 40)])
+def test_thin_directional_matches_affine_map(n_points, d_s, d_t):
+    # tau2 / alpha without forming A, also where d_S > N (A* fits the sample exactly and
+    # only the norm projection keeps tau2 below 1)
+    from advtransfer.core.matrixfree import _directional, _directional_thin
+
+    gen = torch.Generator().manual_seed(n_points + d_s)
+    delta_s = torch.randn(n_points, d_s, generator=gen)
+    delta_t = delta_s[:, : min(d_s, d_t)] @ torch.randn(min(d_s, d_t), d_t, generator=gen) \
+        + 0.3 * torch.randn(n_points, d_t, generator=gen)
+    sigma = torch.rand(n_points, generator=gen) + 1.0
+    tau2, alpha, _, _ = _directional(delta_s, delta_t, sigma)
+    tau2_t, alpha_t = _directional_thin(delta_s, delta_t, sigma)
+    assert float(tau2_t) == pytest.approx(float(tau2), abs=1e-10)
+    assert float(alpha_t) == pytest.approx(float(alpha), abs=1e-12)

@@ -67,6 +67,30 @@ def write_torchscript(path, *, seed: int = 0, with_features: bool = True) -> nn.
     return net
 
 
+class TupleNet(nn.Module):
+    """TinyNet whose forward returns (logits, features): the export convention."""
+
+    def __init__(self, net: nn.Module) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, x):
+        feats = self.net.features(x)
+        return self.net.fc(feats), feats
+
+
+def write_export(path, *, seed: int = 0, with_features: bool = True) -> nn.Module:
+    """A torch.export program (.pt2) of TinyNet with a dynamic batch dimension; forward
+    returns (logits, features), or the logits alone used as features."""
+    torch.manual_seed(seed)
+    net = TinyNet().eval()
+    module = TupleNet(net).eval() if with_features else net
+    program = torch.export.export(module, (torch.rand(2, *SHAPE),),
+                                  dynamic_shapes=({0: torch.export.Dim("batch")},))
+    torch.export.save(program, str(path))
+    return net
+
+
 def write_digits_cnn(path, *, num_classes: int = 4, seed: int = 0, metadata: bool = True,
                      sidecar: bool = False) -> nn.Module:
     """digits_cnn weights as safetensors, with `arch` metadata and optionally the sidecar."""
@@ -148,6 +172,52 @@ def test_torchscript_output_as_features(tmp_path):
     with torch.no_grad():
         torch.testing.assert_close(feats, net(x))
     assert sources.describe_source(model, SHAPE)["num_source_classes"] == 0
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    root = tmp_path_factory.mktemp("export")
+    nets = {"tuple": write_export(root / "tuple.pt2"),
+            "plain": write_export(root / "plain.pt2", seed=1, with_features=False)}
+    write_torchscript(root / "tiny.pt")
+    return root, nets
+
+
+def test_export_program_returning_logits_and_features(exported):
+    root, nets = exported
+    model = sources.load_source(spec("e", "export", root / "tuple.pt2"), verify_shape=SHAPE)
+    x = images(n=5)  # another batch size than at export
+    with torch.no_grad():
+        feats, logits = sources.features_and_logits(model, x, batch_size=3)
+        torch.testing.assert_close(feats, nets["tuple"].features(x))
+        torch.testing.assert_close(logits, nets["tuple"](x))
+    assert model.has_head and sources.describe_source(model, SHAPE)["num_source_classes"] == 3
+    # gradients reach the input (PGD, Jacobians); train()/eval() leave the program alone
+    model.train()
+    xg = x.clone().requires_grad_(True)
+    model(xg).sum().backward()
+    assert xg.grad.abs().sum() > 0
+    assert probes.extract_features(model.eval(), x).shape == (5, 6)
+
+
+def test_export_program_output_as_features(exported):
+    root, nets = exported
+    model = sources.load_source(spec("e", "export", root / "plain.pt2", features="output"),
+                                verify_shape=SHAPE)
+    feats, logits = sources.features_and_logits(model, images())
+    assert not model.has_head and logits is None
+    with torch.no_grad():
+        torch.testing.assert_close(feats, nets["plain"](images()))
+
+
+def test_export_format_errors_name_the_fix(exported):
+    root, _ = exported
+    with pytest.raises(sources.ModelFileError, match="format: export"):
+        sources.check_source_file(spec("e", "torchscript", root / "tuple.pt2"))
+    with pytest.raises(sources.ModelFileError, match="format: torchscript"):
+        sources.check_source_file(spec("e", "export", root / "tiny.pt"))
+    with pytest.raises(sources.ModelFileError, match="features: output"):  # one output only
+        sources.load_source(spec("e", "export", root / "plain.pt2"), verify_shape=SHAPE)
 
 
 @pytest.mark.parametrize("variant", ["metadata", "explicit_arch", "sidecar"])

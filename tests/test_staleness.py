@@ -66,7 +66,7 @@ KNOBS = [
     ("tasks.self_transfer.adversarial", "keep", ["build_atm"]),
     ("tasks.self_transfer.knowledge", "keep", ["build_affinity"]),
     ("tasks.tree.permutations", 12, ["cluster_tasks"]),
-    ("tasks.tree.method", "average", ["cluster_tasks"]),
+    ("tasks.tree.method", "average", ["cluster_tasks", "plot_task_heatmaps"]),
     ("tasks.tree.report_k", 2, ["cluster_tasks"]),
     # leaderboard
     ("leaderboard.split", "train_val", ["score_estimators"]),

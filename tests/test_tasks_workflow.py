@@ -13,8 +13,9 @@ from test_taskbank import write_fake_images, write_fake_weights
 
 pytestmark = pytest.mark.workflow
 
-OUTPUTS = ["atm.tsv", "affinity.tsv", "entropy.tsv", "clusters.tsv", "figure4.png",
-           "figure5.png", "figure4.svg", "figure5.svg"]
+OUTPUTS = ["atm.tsv", "affinity.tsv", "tau_matrix.tsv", "entropy.tsv", "clusters.tsv",
+           "figure4.png", "figure5.png", "figure4.svg", "figure5.svg", "heatmap_tau1.png",
+           "heatmap_tau2.png"]
 
 
 def check_outputs(workdir, tasks, eps, self_transfer="exclude"):
@@ -31,14 +32,39 @@ def check_outputs(workdir, tasks, eps, self_transfer="exclude"):
             off = matrix * (1 - np.eye(len(tasks)))
             assert np.allclose(off.sum(axis=1), 1.0)
             assert np.allclose(np.diag(matrix), off.max(axis=1))
+    check_tau_matrix(base, tasks)
     entropy = pd.read_csv(base / "entropy.tsv", sep="\t")
     n = len(tasks)
-    assert set(entropy["tree"]) == {"adversarial", "knowledge", "random"}
+    assert set(entropy["tree"]) == {"adversarial", "knowledge", "random", "tau1", "tau2"}
+    for name in ("tau1", "tau2"):  # the tau trees vs categories, knowledge and every ATM
+        rows = entropy[entropy["tree"] == name]
+        assert set(rows["reference"]) == {"a_priori", "knowledge", "adversarial"}
+        assert len(rows) == n * (2 + len(eps)) and rows["ari"].notna().all()
+    clusters = pd.read_csv(base / "clusters.tsv", sep="\t")
+    assert {"tau1", "tau2"} <= set(clusters["tree"])
     adv = entropy[(entropy["tree"] == "adversarial") & (entropy["reference"] == "knowledge")]
     assert len(adv) == n * len(eps) and set(adv["k"]) == set(range(1, n + 1))
     assert (adv.loc[adv["k"] == n, "entropy"] == 0).all()
     assert (adv.loc[adv["k"] == 1, "entropy"] == 0).all()  # one cluster vs one category
     return atm, entropy
+
+
+def check_tau_matrix(base, tasks):
+    """tau_matrix.tsv: one target x source block per measure, tau values in [0, 1]."""
+    tau = pd.read_csv(base / "tau_matrix.tsv", sep="\t")
+    assert list(tau.columns) == ["measure", "target", *tasks]
+    assert list(tau["measure"].unique()) == ["tau1", "tau2", "alpha", "n_not_converged"]
+    for measure, block in tau.groupby("measure"):
+        assert list(block["target"]) == tasks
+        values = block[tasks].to_numpy()
+        if measure == "n_not_converged":
+            assert (values >= 0).all() and np.all(values == np.round(values))
+        else:
+            assert np.isfinite(values).all(), measure
+            assert (values >= -1e-6).all() and (values <= 1 + 1e-6).all(), measure
+            assert np.allclose(np.diag(values), 1.0, atol=1e-4), measure  # a model with itself
+    t1 = tau[tau["measure"] == "tau1"][tasks].to_numpy()
+    assert np.allclose(t1, t1.T, atol=1e-6)  # tau1 is symmetric in source and target
 
 
 def test_digits_tasks_dag(tiny_run):

@@ -55,8 +55,8 @@ def test_hash_mismatch_and_missing_models(encoder, tmp_path):
     with pytest.raises(models.ModelMissingError, match="config.json"):
         models.resolve_encoder({"kind": "local", "name": str(tmp_path)})
     with pytest.raises(models.ModelMissingError) as err:
-        models.resolve_encoder({"kind": "hf", "name": "bert-base-uncased"},
-                                    cache_dir=str(tmp_path / "cache"))
+        models.resolve_encoder({"kind": "hf", "name": "bert-base-uncased",
+                                "revision": "0" * 40}, cache_dir=str(tmp_path / "cache"))
     assert "bert-base-uncased" in str(err.value) and "hf download" in str(err.value)
 
 

@@ -56,7 +56,8 @@ def test_synthetic_dag_end_to_end(tmp_path, tiny_synthetic_config):
     # changing the t grid re-runs only the sweep and the figure
     tiny_synthetic_config["synthetic"]["sweep"]["t"] = [0.0, 0.25, 1.0]
     write_config(tmp_path, tiny_synthetic_config)
-    assert planned_rules(tmp_path) == {"sweep_transferability", "plot_figure2", "all"}
+    assert planned_rules(tmp_path) == {"sweep_transferability", "plot_figure2", "render_tables",
+                                       "write_findings", "all"}
     run_snakemake(tmp_path)
     table = pd.read_csv(tmp_path / "results/synthetic/sweep.tsv", sep="\t")
     assert sorted(set(table["t"])) == [0.0, 0.25, 1.0]

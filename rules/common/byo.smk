@@ -6,6 +6,9 @@ from advtransfer.images import imagefolder  # noqa: E402
 BYO_DATA = "results/byo/data/target.safetensors"
 BYO_REFERENCE = f"results/byo/models/{REFERENCE}.safetensors"
 BYO_CANDIDATES = "results/byo/models/candidates.tsv"
+#: Candidates the workflow writes itself (entries with `export_from`), e.g. the example's.
+BYO_EXPORTED = "results/byo/example/{model}.{ext}"
+BYO_EXPORT_EXT = {"export": "pt2", "torchscript": "pt"}
 #: Parse-time results (file checks, folder scan), computed once per Snakemake run.
 _BYO_CACHE = {}
 
@@ -33,13 +36,39 @@ def byo_models():
     problems = []
     for entry in entries:
         try:
-            sources.check_source_file(entry)
+            if entry.get("export_from"):
+                check_byo_export(entry)
+            else:
+                sources.check_source_file(entry)
         except sources.ModelFileError as err:
             problems.append(str(err))
     if problems:
         raise ValueError("bad byo.models entries:\n  - " + "\n  - ".join(problems))
     _BYO_CACHE["models"] = {m["name"]: dict(m) for m in entries}
     return _BYO_CACHE["models"]
+
+
+def check_byo_export(entry):
+    """A candidate the workflow exports from a model it wrote (rule export_byo_model)."""
+    name, fmt = entry["name"], entry["format"]
+    if fmt not in BYO_EXPORT_EXT:
+        raise sources.ModelFileError(
+            f"model {name}: `export_from` writes format export or torchscript, not {fmt}"
+        )
+    wanted = BYO_EXPORTED.format(model=name, ext=BYO_EXPORT_EXT[fmt])
+    if entry["file"] != wanted:
+        raise sources.ModelFileError(
+            f"model {name}: with `export_from` the file is written to {wanted}; "
+            f"set `file: {wanted}`"
+        )
+    sources.check_source_file(
+        {"name": name, "format": "advtransfer", "file": entry["export_from"]}
+    )
+
+
+def byo_folder_generated():
+    """Whether the target folder is written by the workflow (byo.target.from_imageset)."""
+    return bool(config["byo"]["target"].get("from_imageset"))
 
 
 def byo_image_index():
@@ -55,7 +84,8 @@ def byo_image_index():
 def byo_outputs():
     """Products of the byo scenario (rule all); checks models and folder first."""
     byo_models()
-    byo_image_index()
+    if not byo_folder_generated():
+        byo_image_index()
     return [
         BYO_CANDIDATES,
         "results/byo/transfer.tsv",
@@ -85,7 +115,10 @@ LEADERBOARD_POOLS["byo"] = byo_pool
 
 
 def get_byo_image_files(wildcards):
-    """Every image file of the target folder (so added or changed images trigger a rebuild)."""
+    """Every image file of the target folder (so added or changed images trigger a rebuild),
+    or the folder itself when the workflow writes it (rule byo_example_folder)."""
+    if byo_folder_generated():
+        return [config["byo"]["target"]["image_folder"]]
     return [str(p) for p in byo_image_index().files]
 
 
@@ -107,6 +140,14 @@ def get_byo_spec(wildcards):
             f"unknown byo model {wildcards.model!r}; known: {', '.join(models)}"
         )
     return models[wildcards.model]
+
+
+def get_byo_export_input(wildcards):
+    """The workflow's own model that rule export_byo_model exports as candidate `model`."""
+    spec = get_byo_spec(wildcards)
+    if not spec.get("export_from"):
+        raise ValueError(f"byo model {wildcards.model} has no `export_from`")
+    return spec["export_from"]
 
 
 def get_byo_model_input(wildcards):

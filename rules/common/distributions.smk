@@ -2,6 +2,7 @@
 from advtransfer.distributions.sources import (
     check_inputs as check_distribution_inputs,
     source_dataset_name,
+    source_label,
     source_percentages,
 )  # noqa: E402
 
@@ -19,7 +20,7 @@ def distribution_sources():
     for percent in source_percentages(len(group)):
         dataset = source_dataset_name(percent)
         for seed in cfg["source_seeds"]:
-            label = f"{percent} % {other}"
+            label = source_label(percent, other, cfg["groups"][other], cfg["dataset"])
             table[f"{dataset}_s{seed}"] = {
                 "dataset": dataset,
                 "seed": seed,

@@ -102,6 +102,7 @@ def tasks_outputs():
     return [
         "results/tasks/atm.tsv",
         "results/tasks/affinity.tsv",
+        "results/tasks/tau_matrix.tsv",
         "results/tasks/entropy.tsv",
         "results/tasks/clusters.tsv",
         "results/tasks/figure4.png",
@@ -111,9 +112,12 @@ def tasks_outputs():
 
 
 def task_heatmap_paths(ext):
-    """Clustered heatmaps of every ATM (one per attack radius) and of the affinity."""
+    """Clustered heatmaps of every ATM (one per attack radius), of the affinity and of
+    the tau task matrix (tau1, tau2)."""
     names = [f"atm_eps{eps:g}" for eps in config["tasks"]["attack"]["eps"]] + [
-        "affinity"
+        "affinity",
+        "tau1",
+        "tau2",
     ]
     return [f"results/tasks/heatmap_{name}.{ext}" for name in names]
 

@@ -18,8 +18,6 @@ figures = {
     "scatter": plots.transfer_scatter(table, corr, title=f"Attributes ({setting})"),
 }
 for name, fig in figures.items():
-    with io.atomic_path(getattr(smk.output, name)) as tmp:
-        fig.savefig(tmp, dpi=130, format="png", bbox_inches="tight")
-    with io.atomic_path(getattr(smk.output, f"{name}_svg")) as tmp:
-        fig.savefig(tmp, format="svg", bbox_inches="tight")
+    io.save_figure(fig, getattr(smk.output, name), "png", dpi=130, bbox_inches="tight")
+    io.save_figure(fig, getattr(smk.output, f"{name}_svg"), "svg", bbox_inches="tight")
 log.info("Table 1 and scatter written for %d attribute models", len(table))

@@ -1,34 +1,19 @@
 """Train the reference model on the byo target; model selection on the validation split."""
 
-import torch
-
-from advtransfer.images import architectures, datasets, imagesets, training
+from advtransfer.byo import stages
+from advtransfer.images import architectures, imagesets, training
 from advtransfer.jobs import start_job
 
 smk, log = start_job(snakemake)  # noqa: F821
 cfg, seed = smk.params.train, smk.params.seed
-device = training.pick_device("auto")
 meta = imagesets.load_meta(smk.input.data)
-x_train, y_train = imagesets.load_split(smk.input.data, "train")
-x_val, y_val = imagesets.load_split(smk.input.data, "val")
-mean, std = datasets.channel_stats(x_train)
-torch.manual_seed(seed)
-model = architectures.build_model(
-    cfg["arch"], num_classes=len(meta["classes"]), in_channels=x_train.shape[1], mean=mean, std=std
-).to(device)
-log.info("training the reference (%s) on %d classes: %d train / %d val images, device %s",
-         cfg["arch"], len(meta["classes"]), len(y_train), len(y_val), device)
-model, history = training.train_classifier(
-    model, (x_train, y_train), (x_val, y_val), epochs=cfg["epochs"], batch_size=cfg["batch_size"],
-    optimizer=cfg["optimizer"], lr=cfg["lr"], momentum=cfg["momentum"],
-    weight_decay=cfg["weight_decay"], seed=seed, device=device, augment=cfg["augment"],
-    lr_schedule=cfg["lr_schedule"],
+model, info = stages.train_reference(
+    imagesets.load_split(smk.input.data, "train"), imagesets.load_split(smk.input.data, "val"),
+    len(meta["classes"]), cfg, seed=seed, device=training.pick_device("auto"), log=log,
 )
-val = training.evaluate(model, x_val, y_val, batch_size=512, device=device)
-log.info("best epoch %s, validation accuracy %.4f", history.get("best_epoch"), val["accuracy"])
 architectures.save_model(
     model.cpu(), smk.output.model,
     meta={"model": "reference", "scenario": "byo", "seed": seed, "classes": meta["classes"],
-          "data": smk.input.data, "val_accuracy": val["accuracy"], "val_loss": val["loss"],
-          "train": cfg, "history": history},
+          "data": smk.input.data, "val_accuracy": info["val_accuracy"],
+          "val_loss": info["val_loss"], "train": cfg, "history": info["history"]},
 )

@@ -12,8 +12,6 @@ n = int(board["n"].max())
 fig = figure.leaderboard_figure(
     board, title=f"{smk.wildcards.board}: which measure ranks the {n} sources by transfer accuracy",
 )
-with io.atomic_path(smk.output.figure) as tmp:
-    fig.savefig(tmp, dpi=130, format="png")
-with io.atomic_path(smk.output.figure_svg) as tmp:
-    fig.savefig(tmp, format="svg")
+io.save_figure(fig, smk.output.figure, "png", dpi=130)
+io.save_figure(fig, smk.output.figure_svg, "svg")
 log.info("leaderboard figure written (%d measures)", board["measure"].nunique())

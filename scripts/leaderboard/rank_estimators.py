@@ -39,8 +39,8 @@ if extra:
     table = table.merge(transfer[["model", *extra]], on="model", validate="one_to_one")
 if settings["primary"] and settings["primary"][0] not in [*adversarial, *names] \
         and settings["primary"][0] in transfer:
-    # the scenario's primary measure under another name (attributes: adv_transferability
-    # is cross_adv_loss over its maximum): the leaderboard row that ranks alike
+    # the scenario's primary measure under another name (a column of transfer.tsv that
+    # ranks like one of the leaderboard's measures): the leaderboard row that ranks alike
     probe = table[["model"]].merge(transfer[["model", settings["primary"][0]]], on="model")
     twin = stats.rank_duplicates(pd.concat([table, probe[[settings["primary"][0]]]], axis=1),
                                  [*adversarial, settings["primary"][0]])

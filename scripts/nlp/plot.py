@@ -19,8 +19,6 @@ scatter = plots.transfer_scatter(
 for fig, png, svg in ((bars, smk.output.figure3, smk.output.figure3_svg),
                       (scatter, smk.output.scatter, smk.output.scatter_svg)):
     measures.relabel_for_text(fig)
-    with io.atomic_path(png) as tmp:
-        fig.savefig(tmp, dpi=130, format="png")
-    with io.atomic_path(svg) as tmp:
-        fig.savefig(tmp, format="svg")
+    io.save_figure(fig, png, "png", dpi=130)
+    io.save_figure(fig, svg, "svg")
 log.info("figures written for %d sources", len(table))

@@ -15,10 +15,8 @@ for bound, true in (("thm2_bound", "grad_diff"), ("thm3_bound", "g_transferred_l
     log.info("%s >= %s on every row: %s", bound, true, holds)
 io.write_tsv(smk.output.table, table)
 fig = plots.figure2(table)
-with io.atomic_path(smk.output.png) as tmp:
-    fig.savefig(tmp, dpi=130, format="png")
-with io.atomic_path(smk.output.svg) as tmp:
-    fig.savefig(tmp, format="svg")
+io.save_figure(fig, smk.output.png, "png", dpi=130)
+io.save_figure(fig, smk.output.svg, "svg")
 text = caption.figure2_caption(table, head=Path(smk.input.caption_head).read_text())
 log.info("Figure 2 caption:\n%s", text)
 with io.atomic_path(smk.output.caption) as tmp:

@@ -1,4 +1,4 @@
-"""Task trees of the ATMs and the affinity; entropy / ARI against categories for k = 1..N."""
+"""Task trees of the ATMs, the affinity and the tau matrix; entropy / ARI for k = 1..N."""
 
 import pandas as pd
 
@@ -10,7 +10,8 @@ smk, log = start_job(snakemake)  # noqa: F821
 tree, categories = smk.params.tree, smk.params.categories
 atms = tables.split_matrix_table(pd.read_csv(smk.input.atm, sep="\t"))
 affinity = tables.split_matrix_table(pd.read_csv(smk.input.affinity, sep="\t"))[None]
-entropy, clusters = tables.agreement_tables(atms, affinity, categories, tree)
+taus = tables.split_tau_table(pd.read_csv(smk.input.tau, sep="\t"))
+entropy, clusters = tables.agreement_tables(atms, affinity, categories, tree, taus)
 k = min(tree["report_k"], len(affinity.columns))
 for (name, eps), sub in clusters[clusters["k"] == k].groupby(["tree", "eps"], dropna=False):
     groups = sub.groupby("cluster")["task"].apply(list).tolist()

@@ -1,4 +1,4 @@
-"""Clustered heatmaps of each ATM and of the affinity, ordered by the task trees of Figure 4."""
+"""Clustered heatmaps of each ATM, the affinity and tau1 / tau2, ordered by their task trees."""
 
 import pandas as pd
 
@@ -15,15 +15,16 @@ matrices = [(f"adversarial transferability matrix, PGD L∞ eps = {eps:g}", m,
             for eps, m in sorted(atms.items())]
 matrices.append(("knowledge-transfer affinity", affinity,
                  "affinity (principal-eigenvector score, dimensionless)"))
+taus = tables.split_tau_table(pd.read_csv(smk.input.tau, sep="\t"))
+matrices += [(f"first-order task matrix, {name} (diagonal: row maximum)", taus[name],
+              f"{name} (dimensionless, in [0, 1])") for name in ("tau1", "tau2")]
 if len(matrices) != len(smk.output.heatmaps):
     raise ValueError(f"{smk.input.atm} holds {len(atms)} attack radii but the config lists "
-                     f"{len(smk.output.heatmaps) - 1}; re-run build_atm")
+                     f"{len(smk.output.heatmaps) - 3}; re-run build_atm")
 for (title, matrix, unit), png, svg in zip(matrices, smk.output.heatmaps, smk.output.svgs):
     z = tables.tree_of(matrix, tree["method"], tree["normalise_columns"])
     fig = plots.clustered_heatmap(matrix, z, categories, value_label=unit,
                                   title=f"{smk.params.dataset}: {title}")
-    with io.atomic_path(png) as tmp:
-        fig.savefig(tmp, dpi=120, format="png", bbox_inches="tight")
-    with io.atomic_path(svg) as tmp:
-        fig.savefig(tmp, format="svg", bbox_inches="tight")
+    io.save_figure(fig, png, "png", dpi=120, bbox_inches="tight")
+    io.save_figure(fig, svg, "svg", bbox_inches="tight")
     log.info("%s -> %s", title, png)

@@ -28,8 +28,6 @@ fig4 = plots.figure4(
 fig5 = plots.figure5(entropy, title=f"{name}: agreement of task trees with task categories")
 for fig, png, svg in ((fig4, smk.output.figure4, smk.output.figure4_svg),
                       (fig5, smk.output.figure5, smk.output.figure5_svg)):
-    with io.atomic_path(png) as tmp:
-        fig.savefig(tmp, dpi=130, format="png")
-    with io.atomic_path(svg) as tmp:
-        fig.savefig(tmp, format="svg")
+    io.save_figure(fig, png, "png", dpi=130)
+    io.save_figure(fig, svg, "svg")
 log.info("figures written for %d tasks", len(tasks))

@@ -16,9 +16,12 @@ model = model.to(device)
 x, y = imagesets.load_split(smk.input.data, "test")
 idx = imagesets.attack_subset(len(y), cfg["n_images"], cfg["seed"])
 x, y = x[idx], y[idx]
+log.info("PGD on %d images (eps %.3g, %d steps, batches of %d), device %s", len(y), cfg["eps"],
+         cfg["steps"], cfg["batch_size"], device)
 x_adv = attacks.pgd_attack(
     model, x.to(device), eps=cfg["eps"], steps=cfg["steps"], step_size=cfg["step_size"],
     loss=cfg["loss"], y=y.to(device), seed=cfg["seed"], batch_size=cfg["batch_size"],
+    progress=lambda done, total: log.info("PGD: %d / %d images attacked", done, total),
 ).cpu()
 # the flip rate needs no labels; the model's classes may differ from the target's
 stats = attacks.adversarial_losses(model.cpu(), x, x_adv, torch.zeros_like(y))

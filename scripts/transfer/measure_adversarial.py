@@ -25,6 +25,8 @@ row = measures.adversarial_measures(
     adv_s["x_adv"].to(device), adv_r["x_adv"].to(device),
     jacobian_points=smk.params.jacobian_points, batch_size=smk.params.attack["batch_size"],
     jacobian_output=smk.params.jacobian_output,
+    jacobian_method=smk.params.jacobian["jacobian_method"],
+    jacobian_memory_mb=smk.params.jacobian["jacobian_memory_mb"],
 )
 log.info("%s -> reference: %s", smk.wildcards.model, row)
 io.write_tsv(smk.output.row, pd.DataFrame([{"model": smk.wildcards.model, **row}]))

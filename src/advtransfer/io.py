@@ -10,6 +10,7 @@ import glob
 import json
 import logging
 import os
+import pickle
 import re
 import shutil
 import sys
@@ -20,12 +21,20 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 __all__ = [
+    "CorruptFileError",
+    "RefusedGlobalError",
+    "unpickling_failure",
     "atomic_path",
+    "corrupt_file_message",
     "save_tensors",
     "load_tensors",
+    "load_tensor_meta",
+    "open_tensors",
+    "save_figure",
     "write_json",
     "read_json",
     "write_tsv",
@@ -101,11 +110,118 @@ def _sort_header(path: Path) -> None:
     os.replace(tmp, path)
 
 
-def load_tensors(path: str | os.PathLike) -> dict[str, torch.Tensor]:
-    """Load a safetensors file (no pickle involved)."""
-    if not Path(path).exists():
+class CorruptFileError(ValueError):
+    """A file is truncated or corrupted; the message names the file and the fix."""
+
+
+def corrupt_file_message(path: str | os.PathLike, reason: str, fix: str | None = None) -> str:
+    """``<path> is truncated or corrupted (<reason>). Fix: <fix>``.
+
+    The default fix is the one for files the workflow wrote (cached data sets, trained
+    models, intermediate tensors): delete the file and let Snakemake rebuild it.
+    """
+    if fix is None:
+        fix = (f"delete it and re-run the workflow to rebuild it "
+               f"(or run snakemake with --force {path})")
+    return f"{path} is truncated or corrupted ({reason}). Fix: {fix}"
+
+
+class RefusedGlobalError(pickle.UnpicklingError):
+    """A restricted unpickler met a global (or a value) it does not allow."""
+
+
+def unpickling_failure(
+    path: str | os.PathLike, err: BaseException, what: str = "pickle", fix: str | None = None
+) -> Exception:
+    """The exception to raise when a restricted unpickler fails on ``path``.
+
+    A refused global (:class:`RefusedGlobalError`) gives ``pickle.UnpicklingError``; a
+    file that ends early gives :class:`CorruptFileError` saying it is truncated; any other
+    failure :class:`CorruptFileError` saying it is corrupted. Each names the file and
+    ``fix`` (default: obtain the file again).
+    """
+    fix = fix or "delete it and obtain it again from its source"
+    reason = _reason(err)
+    if isinstance(err, RefusedGlobalError):
+        return pickle.UnpicklingError(
+            f"{path}: {reason}; it is not a genuine {what} and was not loaded "
+            f"(nothing in it ran). Fix: {fix}")
+    if isinstance(err, EOFError) or "truncated" in str(err):
+        return CorruptFileError(
+            f"{path} is truncated: not a valid {what}, the data end early ({reason}). "
+            f"Fix: {fix}")
+    return CorruptFileError(f"{path} is corrupted: not a valid {what} ({reason}). Fix: {fix}")
+
+
+def _reason(err: BaseException) -> str:
+    text = str(err).splitlines()[0] if str(err) else type(err).__name__
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+def _check_exists(path: Path) -> None:
+    if not path.exists():
         raise FileNotFoundError(f"tensor file {path} does not exist")
-    return load_file(str(path))
+
+
+def load_tensors(
+    path: str | os.PathLike, device: str = "cpu", fix: str | None = None
+) -> dict[str, torch.Tensor]:
+    """Load a safetensors file (no pickle involved).
+
+    Raises:
+        FileNotFoundError: no such file.
+        CorruptFileError: the file is truncated or its header is damaged (the message
+            names the file and ``fix``, by default: delete it and re-run).
+    """
+    path = Path(path)
+    _check_exists(path)
+    try:
+        return load_file(str(path), device=device)
+    except (SafetensorError, OSError) as err:
+        raise CorruptFileError(corrupt_file_message(path, _reason(err), fix)) from err
+
+
+@contextmanager
+def open_tensors(path: str | os.PathLike, fix: str | None = None) -> Iterator[Any]:
+    """``safetensors.safe_open`` (framework ``pt``) that names a damaged file and the fix."""
+    path = Path(path)
+    _check_exists(path)
+    try:
+        handle = safe_open(str(path), framework="pt")
+    except (SafetensorError, OSError) as err:
+        raise CorruptFileError(corrupt_file_message(path, _reason(err), fix)) from err
+    with handle:
+        yield handle
+
+
+def load_tensor_meta(path: str | os.PathLike, fix: str | None = None) -> dict[str, Any]:
+    """The metadata :func:`save_tensors` wrote (JSON values decoded), read from the header."""
+    with open_tensors(path, fix) as handle:
+        raw = handle.metadata() or {}
+    try:
+        return {k: json.loads(v) for k, v in raw.items()}
+    except json.JSONDecodeError as err:
+        raise CorruptFileError(
+            corrupt_file_message(path, f"metadata is not JSON: {_reason(err)}", fix)) from err
+
+
+def save_figure(fig: Any, path: str | os.PathLike, format: str, **kwargs: Any) -> None:  # noqa: A002
+    """Save a matplotlib figure atomically and byte-for-byte reproducibly.
+
+    SVG and PDF get no creation date (``metadata={"Date": None}`` /
+    ``{"CreationDate": None}``) and SVG element ids come from a fixed ``svg.hashsalt``
+    (``"advtransfer"`` unless one is set), so the same figure gives the same bytes in every
+    run; PNG metadata holds only matplotlib's constant ``Software`` entry.
+    ``kwargs`` go to ``fig.savefig`` (``dpi``, ``bbox_inches``, ...).
+    """
+    import matplotlib  # noqa: PLC0415 - only the plotting scripts need it
+
+    meta = {"svg": {"Date": None}, "pdf": {"CreationDate": None}}.get(format)
+    if meta is not None:
+        kwargs["metadata"] = {**meta, **kwargs.get("metadata", {})}
+    salt = matplotlib.rcParams["svg.hashsalt"] or "advtransfer"
+    with atomic_path(path) as tmp, matplotlib.rc_context({"svg.hashsalt": salt}):
+        fig.savefig(tmp, format=format, **kwargs)
 
 
 def write_json(path: str | os.PathLike, obj: Any) -> None:

@@ -22,7 +22,6 @@ MEASURE_LABELS = {
     "alpha": "α, first order (dimensionless)",
     "probe_accuracy": "transfer accuracy, full linear probe\n(fraction of target test images)",
     "kshot_accuracy": "transfer accuracy, k-shot probe\n(fraction of target test images)",
-    "probe_neg_loss": "− transfer loss (−CE, nats)",
 }
 
 
@@ -33,7 +32,9 @@ def _ordered_groups(table: pd.DataFrame) -> list[str]:
 def transfer_bars(table: pd.DataFrame, *, title: str) -> plt.Figure:
     """Paper Figure 3 style: per source data set, adversarial loss beside transfer accuracy.
 
-    Bars are means over the seeds of each source data set; dots are single models.
+    Each source data set is a point at the mean over its seeds with a bar of ± one
+    standard deviation, and the single models as small dots: points, not bars, so that a
+    y-axis that does not start at 0 never exaggerates a difference.
     """
     labels = _ordered_groups(table)
     panels = [
@@ -42,27 +43,26 @@ def transfer_bars(table: pd.DataFrame, *, title: str) -> plt.Figure:
         ("kshot_accuracy", "tab:cyan"),
     ]
     panels = [p for p in panels if p[0] in table]
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.8 * len(panels), 4.4))
-    for ax, (col, colour) in zip(axes, panels):
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 4.6), squeeze=False)
+    for ax, (col, colour) in zip(axes[0], panels):
         grouped = table.groupby("label")[col]
         means = grouped.mean().reindex(labels)
         stds = grouped.std().reindex(labels).fillna(0.0)
-        pos = range(len(labels))
-        ax.bar(pos, means, yerr=stds, color=colour, alpha=0.6, capsize=3, label="mean ± sd over seeds")
+        pos = np.arange(len(labels))
+        ax.errorbar(pos, means, yerr=stds, fmt="o", color=colour, ms=7, capsize=4, lw=1.5,
+                    label="mean ± sd over seeds")
         for i, lab in enumerate(labels):
             vals = table.loc[table["label"] == lab, col]
-            ax.scatter([i] * len(vals), vals, color="k", s=12, zorder=3)
-        ax.set_xticks(list(pos), labels, rotation=30, ha="right")
+            ax.scatter(np.full(len(vals), i + 0.12), vals, color="k", s=10, zorder=3,
+                       label="single model" if i == 0 else None)
+        ax.set_xticks(list(pos), labels, rotation=30, ha="right", fontsize=8)
         ax.set_xlabel("source data set")
         ax.set_ylabel(MEASURE_LABELS.get(col, col))
-        lo = float((means - stds).min())
-        hi = float((means + stds).max())
-        if col != "cross_adv_loss":
-            ax.set_ylim(max(0.0, lo - 0.1 * (hi - lo) - 0.02), min(1.0, hi + 0.1 * (hi - lo) + 0.02))
         ax.grid(axis="y", alpha=0.3)
-        ax.legend(fontsize=8, loc="lower left")
+    handles, names = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, names, loc="lower center", ncol=2, fontsize=8, frameon=False)
     fig.suptitle(title)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
     return fig
 
 
@@ -85,8 +85,7 @@ def transfer_scatter(
         if table[measure].notna().sum() >= 3 and table[measure].nunique() > 1:
             sns.regplot(x=table[measure].to_numpy(float), y=table[knowledge].to_numpy(float),
                         scatter=False, ci=95, n_boot=1000, seed=0, ax=ax, color="0.45",
-                        line_kws={"lw": 1, "label": "least-squares line, 95 % band\n"
-                                  "(bootstrap over sources)"})
+                        line_kws={"lw": 1})
         for lab in labels:
             sub = table[table["label"] == lab]
             ax.scatter(sub[measure], sub[knowledge], color=colours[lab], s=28, label=lab)
@@ -96,13 +95,19 @@ def transfer_scatter(
                 f"Spearman {r['spearman']:.2f} [{r['spearman_lo']:.2f}, {r['spearman_hi']:.2f}]\n"
                 f"Kendall {r['kendall']:.2f} [{r['kendall_lo']:.2f}, {r['kendall_hi']:.2f}]"
             )
-            ax.plot([], [], " ", label=stat)
+            ax.text(0.02, 0.98, stat, transform=ax.transAxes, va="top", fontsize=8,
+                    bbox={"boxstyle": "round", "fc": "white", "ec": "0.8", "alpha": 0.85})
         ax.set_xlabel(MEASURE_LABELS.get(measure, measure))
         ax.set_ylabel(MEASURE_LABELS.get(knowledge, knowledge))
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7, loc="best")
     for ax in list(axes.flat)[len(measures):]:
         ax.set_visible(False)
-    fig.suptitle(title + "\n(95 % bootstrap intervals over source data sets)")
-    fig.tight_layout()
+    handles, names = axes.flat[0].get_legend_handles_labels()
+    band = plt.Line2D([], [], color="0.45", lw=6, alpha=0.35)
+    fig.legend([*handles, band], [*names, "least-squares line, 95 % band (bootstrap over sources)"],
+               loc="lower center", ncol=min(len(names) + 1, 4), fontsize=8, frameon=False,
+               title="source data set")
+    fig.suptitle(title + "\n(rank correlations with 95 % intervals over source data sets)")
+    rows = -(-(len(names) + 1) // 4)
+    fig.tight_layout(rect=(0, 0.04 + 0.035 * rows, 1, 1))
     return fig

@@ -45,6 +45,7 @@ from advtransfer.core import names as core_names
 from advtransfer.images import datasets
 
 __all__ = [
+    "attribute_kind",
     "DIGITS_ATTRIBUTES",
     "DIGIT_BENCHMARKS",
     "ADVERSARIAL_MEASURES",
@@ -84,11 +85,25 @@ _CLASS_ATTRIBUTES: dict[str, frozenset[int]] = {
     "greater_than_four": frozenset({5, 6, 7, 8, 9}),
     "closed_loop": frozenset({0, 6, 8, 9}),
 }
+def attribute_kind(name: str) -> str:
+    """Whether an attribute is a function of the identity or of the image alone.
+
+    The paper's point (Table 1): attributes tied to the identity should transfer to face
+    recognition better than attributes of the image alone. Digits attributes are one or the
+    other by construction; CelebA's 40 are not classified here (``"CelebA attribute"``).
+    """
+    if name in _CLASS_ATTRIBUTES:
+        return "tied to the identity (digit class)"
+    if name in DIGITS_ATTRIBUTES:
+        return "of the image alone"
+    return "CelebA attribute"
+
+
 #: Verification benchmarks of the digits back-end.
 DIGIT_BENCHMARKS: tuple[str, ...] = ("digits", "digits_shift")
-#: The adversarial measures of :mod:`advtransfer.core.names`; this scenario's table calls the
-#: cross adversarial loss ``adv_transferability`` (paper Table 1).
-ADVERSARIAL_MEASURES: tuple[str, ...] = ("adv_transferability", *core_names.ADVERSARIAL_MEASURES[1:])
+#: The adversarial measures of :mod:`advtransfer.core.names`, under the
+#: same names as every other scenario (``cross_adv_loss`` first).
+ADVERSARIAL_MEASURES = core_names.ADVERSARIAL_MEASURES
 
 
 # ---------------------------------------------------------------------------------------
@@ -496,9 +511,9 @@ def transfer_table(
 ) -> pd.DataFrame:
     """One row per source model: adversarial and knowledge measures side by side.
 
-    ``adv_transferability`` is the cross adversarial loss (the reference's identity loss
-    under the source's PGD images) divided by its maximum over all source models, so the
-    most transferable attribute has 1 (Liang et al. §4.3, Table 1).
+    ``cross_adv_loss`` is the reference's identity loss under the source's PGD images
+    (Liang et al. §4.3, Table 1, where it is shown divided by its maximum over the sources:
+    the same ranking).
 
     Args:
         sources: ``model, attribute, seed`` per source.
@@ -507,9 +522,6 @@ def transfer_table(
     """
     table = sources.merge(adversarial, on="model", validate="one_to_one")
     table = table.merge(recognition, on="model", validate="one_to_one")
-    peak = table["cross_adv_loss"].max()
-    table.insert(3, "adv_transferability",
-                 table["cross_adv_loss"] / peak if peak > 0 else math.nan)
     return table
 
 
@@ -528,26 +540,26 @@ def table1(
 ) -> pd.DataFrame:
     """Paper Table 1: the ``top`` attributes by adversarial transferability.
 
-    Columns: ``rank`` (1 = most transferable), ``attribute``, ``adv_transferability``, one
+    Columns: ``rank`` (1 = most transferable), ``attribute``, ``cross_adv_loss``, one
     verification accuracy per benchmark, ``verification_mean`` (mean over benchmarks),
     ``verification_rank`` (rank of ``verification_mean`` among all attributes, 1 = best;
     ties share the best rank) and ``kshot_accuracy``. Values are means over seeds.
     ``reference`` (a recognition row of the identity model) is appended as a last row
     with attribute ``identity (reference)`` and no rank.
     """
-    cols = ["adv_transferability", *(f"verif_{b}" for b in benchmarks),
+    cols = ["cross_adv_loss", *(f"verif_{b}" for b in benchmarks),
             "verification_accuracy", "kshot_accuracy"]
     agg = per_attribute(table, cols).rename(columns={"verification_accuracy": "verification_mean"})
     agg["verification_rank"] = agg["verification_mean"].rank(ascending=False, method="min")
-    agg = agg.sort_values("adv_transferability", ascending=False, kind="stable")
+    agg = agg.sort_values("cross_adv_loss", ascending=False, kind="stable")
     agg.insert(0, "rank", np.arange(1, len(agg) + 1))
     out = agg.head(top).reset_index(drop=True)
-    order = ["rank", "attribute", "adv_transferability", *(f"verif_{b}" for b in benchmarks),
+    order = ["rank", "attribute", "cross_adv_loss", *(f"verif_{b}" for b in benchmarks),
              "verification_mean", "verification_rank", "kshot_accuracy"]
     out = out[order]
     out["verification_rank"] = out["verification_rank"].astype("Int64")
     if reference is not None:
-        row = {"rank": pd.NA, "attribute": "identity (reference)", "adv_transferability": math.nan,
+        row = {"rank": pd.NA, "attribute": "identity (reference)", "cross_adv_loss": math.nan,
                **{f"verif_{b}": reference[f"verif_{b}"] for b in benchmarks},
                "verification_mean": reference["verification_accuracy"],
                "verification_rank": pd.NA, "kshot_accuracy": reference["kshot_accuracy"]}

@@ -15,6 +15,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from advtransfer.attributes.experiment import attribute_kind  # noqa: E402
 from advtransfer.attributes.verification import BENCHMARK_TITLES  # noqa: E402
 
 __all__ = ["table1_figure", "transfer_scatter"]
@@ -27,12 +28,12 @@ def _pct(value: object) -> str:
 def table1_figure(top: pd.DataFrame, benchmarks: Sequence[str], *, title: str) -> plt.Figure:
     """Paper Table 1 rendered: top attributes by adversarial transferability.
 
-    Columns: rank, attribute, normalised adversarial transferability, verification
+    Columns: rank, attribute, cross adversarial loss (nats), verification
     accuracy (%) per benchmark and their mean, the attribute's rank by mean verification
     accuracy among all attributes, and the k-shot identity-probe accuracy (%). The
     reference (identity) model, if present, is the last, grey row.
     """
-    header = ["rank", "attribute", "adv. transf.\n(loss / max)",
+    header = ["rank", "attribute", "cross adv.\nloss (nats)",
               *(BENCHMARK_TITLES.get(b, b) + "\n(%)" for b in benchmarks),
               "mean\n(%)", "verif.\nrank", "k-shot id.\n(%)"]
     cells, colours = [], []
@@ -41,7 +42,7 @@ def table1_figure(top: pd.DataFrame, benchmarks: Sequence[str], *, title: str) -
         cells.append([
             "" if is_ref else str(int(row["rank"])),
             str(row["attribute"]),
-            "" if pd.isna(row["adv_transferability"]) else f"{row['adv_transferability']:.3f}",
+            "" if pd.isna(row["cross_adv_loss"]) else f"{row['cross_adv_loss']:.3f}",
             *(_pct(row[f"verif_{b}"]) for b in benchmarks),
             _pct(row["verification_mean"]),
             "" if pd.isna(row["verification_rank"]) else str(int(row["verification_rank"])),
@@ -93,21 +94,28 @@ def transfer_scatter(table: pd.DataFrame, corr: pd.DataFrame, *, title: str) -> 
     panels = [k for k in ("verification_accuracy", "kshot_accuracy") if k in table]
     fig, axes = plt.subplots(1, len(panels), figsize=(6.2 * len(panels), 5.0), squeeze=False)
     names = list(dict.fromkeys(table["attribute"]))
-    colours = dict(zip(names, plt.get_cmap("tab20")(np.linspace(0, 1, max(len(names), 2)))))
+    kinds = {name: attribute_kind(name) for name in names}
+    palette = {"tied to the identity (digit class)": "tab:purple",
+               "of the image alone": "tab:orange", "CelebA attribute": "tab:blue"}
     for ax, knowledge in zip(axes[0], panels):
         for name in names:
             sub = table[table["attribute"] == name]
-            ax.scatter(sub["adv_transferability"], sub[knowledge], color=colours[name], s=30)
-            ax.annotate(name, (sub["adv_transferability"].mean(), sub[knowledge].mean()),
+            ax.scatter(sub["cross_adv_loss"], sub[knowledge], color=palette[kinds[name]],
+                       s=30, label=kinds[name])
+            ax.annotate(name, (sub["cross_adv_loss"].mean(), sub[knowledge].mean()),
                         fontsize=7, xytext=(3, 3), textcoords="offset points")
-        stat = _stat_line(corr, "adv_transferability", knowledge)
+        stat = _stat_line(corr, "cross_adv_loss", knowledge)
         if stat:
-            ax.plot([], [], " ", label=stat)
-            ax.legend(fontsize=8, loc="best")
-        ax.set_xlabel("adversarial transferability\n(reference identity loss under the "
-                      "attribute's PGD, / max over attributes)")
+            ax.text(0.02, 0.98, stat, transform=ax.transAxes, va="top", fontsize=8,
+                    bbox={"boxstyle": "round", "fc": "white", "ec": "0.8", "alpha": 0.85})
+        ax.set_xlabel("cross adversarial loss\n(reference identity CE under the "
+                      "attribute's PGD images, nats)")
         ax.set_ylabel(_KNOWLEDGE_LABELS[knowledge])
         ax.grid(alpha=0.3)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    unique = dict(zip(labels, handles))
+    fig.legend(unique.values(), unique.keys(), loc="lower center", ncol=len(unique),
+               fontsize=8, frameon=False, title="attribute")
     fig.suptitle(title + "\n(95 % bootstrap intervals over attributes)")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.09, 1, 1))
     return fig

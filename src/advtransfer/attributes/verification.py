@@ -35,6 +35,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from advtransfer.io import RefusedGlobalError, unpickling_failure
+
 __all__ = [
     "BENCHMARK_TITLES",
     "pair_scores",
@@ -210,20 +212,20 @@ def embed(
 def _latin1_encode(text: str, encoding: str = "latin1") -> bytes:
     """What Python 3 pickles bytes as at protocol <= 2: ``_codecs.encode(str, 'latin1')``."""
     if encoding.lower().replace("-", "").replace("_", "") not in ("latin1", "iso88591"):
-        raise pickle.UnpicklingError(f"refusing _codecs.encode with encoding {encoding!r}")
+        raise RefusedGlobalError(f"refusing _codecs.encode with encoding {encoding!r}")
     return text.encode("latin1")
 
 
 def _numpy_bool_dtype(name: Any, *args: Any) -> np.dtype:
     dtype = np.dtype(name)
     if dtype != np.bool_:
-        raise pickle.UnpicklingError(f"refusing numpy dtype {name!r}: only bool is allowed")
+        raise RefusedGlobalError(f"refusing numpy dtype {name!r}: only bool is allowed")
     return dtype
 
 
 def _numpy_bool_scalar(dtype: Any, data: Any = None) -> np.bool_:
     if np.dtype(dtype) != np.bool_ or not isinstance(data, (bytes, bytearray)) or len(data) != 1:
-        raise pickle.UnpicklingError("refusing a numpy scalar that is not a bool")
+        raise RefusedGlobalError("refusing a numpy scalar that is not a bool")
     return np.bool_(data[0] != 0)
 
 
@@ -260,10 +262,14 @@ class BinUnpickler(pickle.Unpickler):
         try:
             return _BIN_GLOBALS[(module, name)]
         except KeyError:
-            raise pickle.UnpicklingError(
+            raise RefusedGlobalError(
                 f"refusing to load global {module}.{name}: an insightface .bin holds only "
                 "lists of encoded images (bytes) and booleans"
             ) from None
+
+
+_BIN_FIX = ("delete it and copy the benchmark again from insightface's face data sets "
+            "(e.g. faces_emore/<name>.bin)")
 
 
 def read_bin(path: str | os.PathLike[str]) -> tuple[list[bytes], np.ndarray]:
@@ -287,12 +293,9 @@ def read_bin(path: str | os.PathLike[str]) -> tuple[list[bytes], np.ndarray]:
     try:
         with open(path, "rb") as fh:
             obj = BinUnpickler(fh).load()
-    except pickle.UnpicklingError as err:
-        if "refusing" in str(err):
-            raise pickle.UnpicklingError(f"{path}: {err}") from None
-        raise ValueError(f"{path} is not a valid insightface .bin pickle: {err}") from err
-    except (EOFError, ValueError, TypeError, IndexError, KeyError, AttributeError) as err:
-        raise ValueError(f"{path} is not a valid insightface .bin pickle: {err}") from err
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, IndexError, KeyError,
+            AttributeError) as err:
+        raise unpickling_failure(path, err, "insightface .bin pickle", _BIN_FIX) from err
     if not isinstance(obj, (tuple, list)) or len(obj) != 2:
         raise ValueError(
             f"{path}: expected a pickled pair (bins, issame), got {type(obj).__name__}"

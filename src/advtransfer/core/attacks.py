@@ -77,6 +77,7 @@ def pgd_attack(
     seed: int = 0,
     batch_size: int = 256,
     clip: tuple[float, float] = (0.0, 1.0),
+    progress: Callable[[int, int], None] | None = None,
 ) -> Tensor:
     r"""L-infinity PGD attack on a source model, label-free by default.
 
@@ -116,6 +117,9 @@ def pgd_attack(
         seed: Seed of the random start.
         batch_size: Inputs attacked per forward/backward pass.
         clip: Valid input box ``(low, high)`` with ``0 <= low < high <= 1``.
+        progress: optional ``progress(done, total)`` called after each batch (inputs
+            attacked so far, of ``N``), e.g. to log progress; never called for the trivial
+            cases.
 
     Shape:
         x: (N, C, H, W) (any (N, ...) the model accepts); y: (N,); output: same as x.
@@ -146,7 +150,7 @@ def pgd_attack(
     return projected_gradient_ascent(
         model, x, reference=reference, loss=lambda out, ref: _source_loss(out, ref, loss),
         eps=eps, steps=steps, step_size=step_size, random_start=random_start, seed=seed,
-        batch_size=batch_size, clip=clip,
+        batch_size=batch_size, clip=clip, progress=progress,
     )  # fmt: skip
 
 
@@ -172,6 +176,7 @@ def projected_gradient_ascent(
     seed: int = 0,
     batch_size: int = 256,
     clip: tuple[float, float] = (0.0, 1.0),
+    progress: Callable[[int, int], None] | None = None,
 ) -> Tensor:
     """The L-inf PGD loop behind :func:`pgd_attack` and ``multitask.task_pgd``.
 
@@ -203,6 +208,8 @@ def projected_gradient_ascent(
             x_adv = _ascend(model, x_clean, start[rows].to(device), ref, loss, eps=eps,
                             steps=steps, xi=xi, clip=(clip_lo, clip_hi))
             pieces.append(x_adv.to(x.device))
+            if progress is not None:
+                progress(min(begin + batch_size, x.shape[0]), x.shape[0])
     return torch.cat(pieces, dim=0)
 
 

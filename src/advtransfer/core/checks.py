@@ -6,10 +6,13 @@ Pure functions; no file I/O.
 from __future__ import annotations
 
 import math
+import sys
 from numbers import Integral, Real
 from typing import Any
 
-__all__ = ["check_batch_size", "check_positive_int", "check_positive_number"]
+import numpy as np
+
+__all__ = ["check_batch_size", "check_finite", "check_positive_int", "check_positive_number"]
 
 
 def check_positive_int(value: Any, name: str) -> int:
@@ -31,3 +34,37 @@ def check_positive_number(value: Any, name: str) -> float:
     ):
         raise ValueError(f"{name} must be a positive finite number, got {value!r}")
     return float(value)
+
+
+def check_finite(array: Any, name: str) -> Any:
+    """Return ``array`` unchanged; raise ValueError if it holds NaN or infinite values.
+
+    ``array`` is a torch tensor or anything NumPy reads as a numeric array. The message
+    names the argument, how many entries are not finite, and the first one's index and
+    value, so that the NaN can be traced back to the model or data that produced it.
+    """
+    torch = sys.modules.get("torch")  # not imported here: NumPy-only callers stay light
+    if torch is not None and isinstance(array, torch.Tensor):
+        if not (array.is_floating_point() or array.is_complex()):
+            return array
+        bad = ~torch.isfinite(array.detach())
+        if not bool(bad.any()):
+            return array
+        count = int(bad.sum())
+        index = tuple(int(i) for i in torch.nonzero(bad)[0])
+        value = array.detach()[index].item()
+    else:
+        values = np.asarray(array)
+        if values.dtype.kind not in "fc":
+            return array
+        bad = ~np.isfinite(values)
+        if not bad.any():
+            return array
+        count = int(bad.sum())
+        index = tuple(int(i) for i in np.argwhere(bad)[0])
+        value = values[index].item()
+    where = f" at index {index}" if index else ""
+    raise ValueError(
+        f"{name} contains {count} NaN or infinite value(s) (first: {value}{where}); "
+        "inputs must be finite: check the model or data that produced it"
+    )

@@ -30,7 +30,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from sklearn.covariance import LedoitWolf
 
-from advtransfer.core.checks import check_positive_int
+from advtransfer.core.checks import check_finite, check_positive_int
 
 __all__ = [
     "nce",
@@ -68,9 +68,7 @@ def _as_features(features: ArrayLike, name: str, min_rows: int = 1) -> np.ndarra
         raise ValueError(f"{name} needs at least {min_rows} rows, got {array.shape[0]}")
     if array.shape[1] < 1:
         raise ValueError(f"{name} has no columns (shape {array.shape})")
-    if not np.all(np.isfinite(array)):
-        raise ValueError(f"{name} contains NaN or infinite values")
-    return array
+    return check_finite(array, name)
 
 
 def _as_labels(
@@ -407,9 +405,7 @@ def _as_targets(targets: ArrayLike, n: int) -> np.ndarray:
         array = array[:, None]
     if array.ndim != 2 or array.shape[0] != n or array.shape[1] < 1:
         raise ValueError(f"targets must have shape ({n},) or ({n}, t), got {np.shape(targets)}")
-    if not np.all(np.isfinite(array)):
-        raise ValueError("targets contain NaN or infinite values")
-    return array
+    return check_finite(array, "targets")
 
 
 def log_me(

@@ -52,11 +52,23 @@ top-``k`` invariant subspace, but ``tau1(x)`` and ``Delta`` at that point depend
 start vectors. Seeing a repeated ``sigma_1`` needs ``block >= 2`` (the default is
 ``block = k``): a single-vector Krylov space holds one copy of it and would report
 ``sigma_3`` as ``sigma_2``.
+
+Numerically zero operators
+--------------------------
+``G`` is the top eigenvalue of ``M^T M`` with ``M = J_T - A J_S``. Where the source equals
+the target (``t = 0`` of the synthetic sweep) ``M`` is rounding noise: its Ritz pairs never
+settle, so a residual relative to ``s_1^2`` never reaches ``tol``. The residual of ``G`` is
+therefore judged against ``tol * max(s_1^2, floor * E ||J_T||_2^2)`` (``floor`` =
+:data:`GRAD_DIFF_FLOOR` = 1e-6 by default, ``E ||J_T||_2^2 = E sigma_{1,T}^2``): an
+absolute error of at most ``tol * floor`` of the target's own scale, far below anything
+``G`` is compared with. Points whose ``s_1^2`` is below that resolution count as converged
+and contribute ``G = 0``. ``J^T J`` itself needs no floor: it is an exact (not a cancelled)
+operator, and ``J = 0`` is caught as ``s_1 = 0``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -67,6 +79,7 @@ from advtransfer.core.modelutils import eval_mode
 from advtransfer.core.tau import affine_map
 
 __all__ = [
+    "GRAD_DIFF_FLOOR",
     "MODES",
     "OUTPUTS",
     "LinearizedModel",
@@ -74,6 +87,7 @@ __all__ = [
     "adversarial_transferability_matrix_free",
     "gradient_difference_matrix_free",
     "top_singular_matrix_free",
+    "transferability_matrix_matrix_free",
 ]
 
 #: Ways of computing ``J v`` and ``J^T u`` (see the module docstring).
@@ -81,6 +95,9 @@ MODES = ("autograd", "func")
 
 #: Output maps the Jacobian is taken of (``tau.output_jacobians`` on the exact path).
 OUTPUTS = ("logits", "centered_logits", "log_softmax")
+
+#: Absolute residual floor of G, relative to ``E ||J_T||_2^2`` (module docstring).
+GRAD_DIFF_FLOOR = 1e-6
 
 _F64 = torch.float64
 
@@ -295,11 +312,15 @@ def _krylov_top(
     max_basis: int,
     gen: torch.Generator,
     device: torch.device,
+    floor: Tensor | None = None,
 ) -> MatrixFreeSingular:
     """Top-``k`` eigenpairs of a batch of implicit PSD operators ``A_i = B_i^T B_i``.
 
     ``apply(V)`` maps ``V (batch, n, b)`` (float64) to ``(A V, B V)``; ``B V`` is carried
-    along the basis so that ``B v_j`` comes out without another product.
+    along the basis so that ``B v_j`` comes out without another product. Residuals are
+    measured relative to ``max(theta_1, floor)``: ``floor`` (``(batch,)`` or 0-dim, absolute,
+    in units of ``A``) keeps a numerically zero operator (``theta_1`` at rounding level, whose
+    Ritz pairs never settle) from running to the cap; ``None`` means relative to ``theta_1``.
     """
     k_eff = min(k, n)
     cap = max(min(max_basis, n), k_eff + 1) if n > k_eff else n
@@ -326,7 +347,8 @@ def _krylov_top(
         m = q.shape[2]
         kk = min(k_eff, m)
         resid = aq[:, :, :kk] - q[:, :, :kk] * theta[:, None, :kk]
-        top = theta[:, :1]
+        top = theta[:, :1] if floor is None else torch.maximum(
+            theta[:, :1], floor.to(_F64).expand(batch).reshape(batch, 1))
         rel = torch.where(top > 0, resid.norm(dim=1) / top.clamp_min(torch.finfo(_F64).tiny),
                           torch.zeros_like(theta[:, :kk]))
         if kk < k_eff:  # basis still smaller than k
@@ -487,6 +509,47 @@ def _both_models(source: nn.Module, target: nn.Module, x: Tensor, batch_size: in
     return _cat(src_parts), _cat(tgt_parts), torch.cat(dt_parts)
 
 
+def _directional(delta_s: Tensor, delta_t: Tensor, sigma1_t: Tensor
+                 ) -> tuple[Tensor, Tensor, tuple[Tensor, Tensor, Tensor], Tensor]:
+    """``tau2``, ``alpha``, ``(A, A*, r)`` and ``E sigma_{1,T}^2`` from the deviations."""
+    a, a_star, r = affine_map(delta_s, delta_t)
+    tgt_sq = delta_t.pow(2).sum(1).mean()
+    resid = (delta_t - delta_s @ a.transpose(0, 1)).pow(2).sum(1).mean()
+    tau2 = 1.0 - resid / tgt_sq if tgt_sq > 0 else torch.zeros_like(tgt_sq)
+    own = sigma1_t.pow(2).mean()
+    alpha = tgt_sq / own if own > 0 else torch.zeros_like(own)
+    return tau2, alpha, (a, a_star, r), own
+
+
+def _directional_thin(delta_s: Tensor, delta_t: Tensor, sigma1_t: Tensor) -> tuple[Tensor, Tensor]:
+    """``tau2`` and ``alpha`` as :func:`_directional`, without forming ``A`` (``d_T x d_S``).
+
+    With the thin SVD ``Delta_S = U S V^T`` (``N x r``, ``r <= N``):
+    ``A* = B C^+ = Delta_T^T U S^-1 V^T``, so ``Delta_S A*^T = U U^T Delta_T`` and
+    ``||A*||_2 = ||Delta_T^T U S^-1||_2``. Singular values are kept above the cutoff of
+    ``pinv(C, hermitian=True)`` in :func:`advtransfer.core.tau.affine_map` (eigenvalues of
+    ``C = Delta_S^T Delta_S / N`` above ``d_S * eps * max``), so the result is the same; the
+    cost is an ``N x d_S`` SVD instead of a ``d_S x d_S`` pseudo-inverse (dense outputs).
+    """
+    n, d_s = delta_s.shape
+    u, sv, _ = torch.linalg.svd(delta_s, full_matrices=False)
+    eig = sv.pow(2) / n
+    keep = eig > eig.max() * d_s * torch.finfo(delta_s.dtype).eps if eig.numel() else eig > 0
+    u, sv = u[:, keep], sv[keep]
+    fitted = u @ (u.transpose(0, 1) @ delta_t)  # Delta_S A*^T
+    src_sq = delta_s.pow(2).sum(1).mean()
+    tgt_sq = delta_t.pow(2).sum(1).mean()
+    r = (tgt_sq / src_sq).sqrt() if src_sq > 0 else torch.zeros_like(src_sq)
+    spec = (torch.linalg.matrix_norm(delta_t.transpose(0, 1) @ u / sv, ord=2) if sv.numel()
+            else torch.zeros_like(r))
+    scale = r / spec if spec > r else torch.ones_like(r)
+    resid = (delta_t - scale * fitted).pow(2).sum(1).mean()
+    tau2 = 1.0 - resid / tgt_sq if tgt_sq > 0 else torch.zeros_like(tgt_sq)
+    own = sigma1_t.pow(2).mean()
+    alpha = tgt_sq / own if own > 0 else torch.zeros_like(own)
+    return tau2, alpha
+
+
 def adversarial_transferability_matrix_free(
     source: nn.Module,
     target: nn.Module,
@@ -556,12 +619,7 @@ def adversarial_transferability_matrix_free(
     src, tgt, delta_t = _both_models(source, target, x, batch_size, output, mode, solver)
     delta_s = src.jv[:, :, 0]
     tau1_ps = (src.v1 * tgt.v1).sum(1).pow(2)
-    a, a_star, r = affine_map(delta_s, delta_t)
-    tgt_sq = delta_t.pow(2).sum(1).mean()
-    resid = (delta_t - delta_s @ a.transpose(0, 1)).pow(2).sum(1).mean()
-    tau2 = 1.0 - resid / tgt_sq if tgt_sq > 0 else torch.zeros_like(tgt_sq)
-    own = tgt.sigma1.pow(2).mean()
-    alpha = tgt_sq / own if own > 0 else torch.zeros_like(own)
+    tau2, alpha, (a, a_star, r), own = _directional(delta_s, delta_t, tgt.sigma1)
     lam_s, lam_t = src.ratio, tgt.ratio
     dt = x.dtype if x.dtype in (torch.float32, torch.float64) else torch.float32
     not_conv = ~(src.converged & tgt.converged)
@@ -588,7 +646,8 @@ def adversarial_transferability_matrix_free(
     }
     res = {key: val.to(dt) for key, val in res.items()}
     if with_gradient_difference:
-        g, g_conv = _gradient_difference(source, target, x, res["A"].to(_F64), tol=tol,
+        g, g_conv = _gradient_difference(source, target, x, res["A"].to(_F64), scale=own,
+                                         floor=GRAD_DIFF_FLOOR, tol=tol,
                                          max_iters=max_iters, max_basis=max_basis,
                                          batch_size=batch_size, gen=gen, output=output,
                                          mode=mode)
@@ -605,8 +664,15 @@ def adversarial_transferability_matrix_free(
     return res
 
 
-def _gradient_difference(source, target, x, a, *, tol, max_iters, max_basis, batch_size, gen,
-                         output, mode) -> tuple[Tensor, Tensor]:
+def _gradient_difference(source, target, x, a, *, scale, floor, tol, max_iters, max_basis,
+                         batch_size, gen, output, mode) -> tuple[Tensor, Tensor]:
+    """``E ||J_T - A J_S||_2^2`` over the points of ``x`` and the per-point convergence flags.
+
+    Residuals are measured against ``max(s_1^2, floor * scale)`` with ``scale`` the target's
+    ``E ||J_T||_2^2`` (module docstring, "Numerically zero operators"); points whose ``s_1^2``
+    is below the resolution ``tol * floor * scale`` count as converged with value 0.
+    """
+    f_abs = torch.as_tensor(floor * float(scale), dtype=_F64, device=x.device)
     values, conv = [], []
     with eval_mode(source), eval_mode(target):
         for start in range(0, x.shape[0], batch_size):
@@ -624,8 +690,9 @@ def _gradient_difference(source, target, x, a, *, tol, max_iters, max_basis, bat
 
             # only sigma_1 of M is used: k = 1 (a block of 2 for the Krylov extension)
             top = _krylov_top(apply, op_s.batch, op_s.n, 1, 2, tol, 0.0, max_iters,
-                              max_basis, gen, x.device)
-            values.append(top.sigma1.pow(2))
+                              max_basis, gen, x.device, floor=f_abs)
+            s1sq = top.sigma1.pow(2)
+            values.append(torch.where(s1sq <= tol * f_abs, torch.zeros_like(s1sq), s1sq))
             conv.append(top.residual[:, 0] <= tol)
             del op_s, op_t
     return torch.cat(values).mean(), torch.cat(conv)
@@ -644,6 +711,8 @@ def gradient_difference_matrix_free(
     seed: int = 0,
     output: str = "logits",
     mode: str = "func",
+    floor: float = 1e-6,
+    target_scale: float | None = None,
 ) -> tuple[Tensor, int]:
     """``G = E ||J_T(x) - A J_S(x)||_2^2`` from products, never forming a Jacobian.
 
@@ -660,6 +729,11 @@ def gradient_difference_matrix_free(
         a: ``(d_T, d_S)``, usually ``res["A"]``.
         tol, max_iters, max_basis, batch_size, seed, output, mode: as
             :func:`top_singular_matrix_free` (convergence judged on the top pair only).
+        floor: a point's residual is judged against ``max(s_1^2, floor * E ||J_T||_2^2)``,
+            so a numerically zero ``M`` (a source equal to the target) converges, with
+            value 0 below the resolution ``tol * floor * E ||J_T||_2^2`` (module docstring).
+        target_scale: ``E ||J_T||_2^2`` when known (``E sigma1_target^2``); by default
+            estimated by :func:`top_singular_matrix_free` on the target at ``tol = 1e-2``.
 
     Returns:
         ``(G, n_not_converged)``: a 0-dim tensor (dtype of ``x``) and the number of points
@@ -671,8 +745,80 @@ def gradient_difference_matrix_free(
     check_batch_size(batch_size)
     if max_basis < 4:
         raise ValueError(f"max_basis must be >= 4, got {max_basis}")
+    if floor < 0:
+        raise ValueError(f"floor must be >= 0, got {floor}")
+    if target_scale is None:
+        target_scale = float(top_singular_matrix_free(
+            target, x, tol=1e-2, max_iters=min(max_iters, 20), max_basis=max_basis,
+            batch_size=batch_size, seed=seed, output=output, mode=mode).sigma1.pow(2).mean())
     gen = torch.Generator().manual_seed(seed)
-    g, conv = _gradient_difference(source, target, x, a.detach().to(_F64), tol=tol,
+    g, conv = _gradient_difference(source, target, x, a.detach().to(_F64),
+                                   scale=target_scale, floor=floor, tol=tol,
                                    max_iters=max_iters, max_basis=max_basis,
                                    batch_size=batch_size, gen=gen, output=output, mode=mode)
     return g.to(x.dtype), int((~conv).sum())
+
+
+def transferability_matrix_matrix_free(
+    models: Sequence[nn.Module],
+    x: Tensor,
+    *,
+    k: int = 2,
+    tol: float = 1e-4,
+    gap_tol: float = 1e-3,
+    max_iters: int = 100,
+    block: int | None = None,
+    max_basis: int = 64,
+    batch_size: int = 16,
+    seed: int = 0,
+    output: str = "logits",
+    mode: str = "func",
+) -> dict[str, Tensor]:
+    """tau1, tau2 and alpha between every ordered pair of models on the same inputs.
+
+    Entry ``[t, s]`` is the measure from source ``s`` to target ``t`` (rows = targets, as
+    in a task matrix), with the definitions of
+    :func:`adversarial_transferability_matrix_free`. Each model's top singular structure
+    is computed once (:func:`top_singular_matrix_free`); then, per target and batch, one
+    block of JVPs gives ``Delta_T = J_t v_s`` for every source at once. ``M`` models cost
+    ``M`` Krylov solves and ``M`` JVP blocks instead of ``M^2`` pairwise runs, and no
+    Jacobian is formed, so a whole output map per model (``d`` in the thousands) is fine;
+    nor is ``A`` (``d_T x d_S``): tau2 comes from the thin SVD of ``Delta_S`` (``N x d_S``).
+    The diagonal is each model with itself (``tau1 = tau2 = alpha = 1`` up to rounding).
+
+    Args:
+        models: ``M >= 2`` models on the same inputs ``(B, *input_shape)``, any output sizes.
+        x: ``(N, *input_shape)``.
+        k, tol, gap_tol, max_iters, block, max_basis, batch_size, seed, output, mode: as
+            :func:`top_singular_matrix_free` (applied to every model).
+
+    Returns:
+        ``tau1``, ``tau2``, ``alpha``: ``(M, M)`` float64; ``n_not_converged``: ``(M, M)``
+        long, points where the source or the target did not converge (kept in the means,
+        counted here); ``converged``: ``(M, N)`` bool per model and point.
+    """
+    block = _check_solver_args(k, block, tol, gap_tol, max_iters, max_basis, batch_size)
+    if len(models) < 2:
+        raise ValueError(f"need at least two models, got {len(models)}")
+    tops = [top_singular_matrix_free(m, x, k, tol=tol, gap_tol=gap_tol, max_iters=max_iters,
+                                     block=block, max_basis=max_basis, batch_size=batch_size,
+                                     seed=seed, output=output, mode=mode) for m in models]
+    v_all = torch.stack([top.v1 for top in tops], dim=2)  # (N, n, M)
+    n_models = len(models)
+    out = {key: torch.zeros(n_models, n_models, dtype=_F64) for key in ("tau1", "tau2", "alpha")}
+    out["n_not_converged"] = torch.zeros(n_models, n_models, dtype=torch.long)
+    for t, target in enumerate(models):
+        parts = []
+        with eval_mode(target):
+            for start in range(0, x.shape[0], batch_size):
+                op = LinearizedModel(target, x[start : start + batch_size], output, mode, 1)
+                parts.append(op.jvp(v_all[start : start + batch_size]).to(_F64))
+                del op
+        jv = torch.cat(parts)  # (N, d_t, M): J_t v_s for every source s
+        for s_idx, src in enumerate(tops):
+            tau2, alpha = _directional_thin(src.jv[:, :, 0], jv[:, :, s_idx], tops[t].sigma1)
+            out["tau1"][t, s_idx] = (src.v1 * tops[t].v1).sum(1).pow(2).mean().cpu()
+            out["tau2"][t, s_idx], out["alpha"][t, s_idx] = tau2.cpu(), alpha.cpu()
+            out["n_not_converged"][t, s_idx] = int((~(src.converged & tops[t].converged)).sum())
+    out["converged"] = torch.stack([top.converged.cpu() for top in tops])
+    return out

@@ -454,8 +454,17 @@ def choose_C_by_validation(
     if val_features is None:
         if not (isinstance(val_fraction, Real) and 0.0 < val_fraction < 1.0):
             raise ValueError(f"val_fraction must be in (0, 1), got {val_fraction!r}")
+        counts = np.bincount(fit_y)
+        counts = counts[counts > 0]
+        n_val = max(int(round(val_fraction * len(fit_y))), len(counts))  # one per class
+        if counts.min() < 2 or len(fit_y) - n_val < len(counts):
+            raise ValueError(
+                f"too few training samples ({len(fit_y)}, smallest class {counts.min()}) to "
+                "hold out a stratified validation split for choosing C; give validation "
+                "data or a fixed C (probe.C_grid: null)"
+            )
         fit_x, val_x, fit_y, val_y = train_test_split(
-            fit_x, fit_y, test_size=val_fraction, random_state=seed, stratify=fit_y
+            fit_x, fit_y, test_size=n_val, random_state=seed, stratify=fit_y
         )
     else:
         val_x = _as_features(val_features, "val_features")

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from advtransfer.core.checks import check_batch_size
+from advtransfer.core.checks import check_batch_size, check_finite
 from advtransfer.core.modelutils import eval_mode
 
 __all__ = [
@@ -53,6 +53,10 @@ def input_jacobians(model: nn.Module, x: Tensor, batch_size: int = 256) -> Tenso
 
     Returns:
         Tensor of shape ``(N, d, n)`` with ``n = prod(input_shape)``, dtype of ``x``.
+
+    Raises:
+        ValueError: the Jacobians hold NaN or infinite values (non-finite inputs or
+            model outputs).
     """
     check_batch_size(batch_size)
     if x.ndim < 2:
@@ -80,7 +84,7 @@ def input_jacobians(model: nn.Module, x: Tensor, batch_size: int = 256) -> Tenso
                     else:
                         block.copy_(grad.reshape(xb.shape[0], -1))
     assert jac is not None
-    return jac
+    return check_finite(jac, "input_jacobians(model, x)")
 
 
 @dataclass(frozen=True)
@@ -290,6 +294,8 @@ def adversarial_transferability(jac_source: Tensor, jac_target: Tensor) -> dict[
         )
     if jac_source.dtype != jac_target.dtype:
         raise ValueError(f"dtype mismatch: {jac_source.dtype} vs {jac_target.dtype}")
+    check_finite(jac_source, "jac_source")
+    check_finite(jac_target, "jac_target")
     src = top_singular(jac_source)
     tgt = top_singular(jac_target)
     tau1_ps = (src.v * tgt.v).sum(1).pow(2)

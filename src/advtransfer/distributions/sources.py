@@ -28,6 +28,7 @@ import numpy as np
 from advtransfer.images import datasets
 
 __all__ = [
+    "source_label",
     "check_group_classes",
     "source_percentages",
     "source_dataset_name",
@@ -42,6 +43,19 @@ logger = logging.getLogger(__name__)
 def source_percentages(group_size: int) -> list[int]:
     """Percent of the other group in each source data set: 0, 25, 50, 75, 100 for 4 classes."""
     return [round(100 * j / group_size) for j in range(group_size + 1)]
+
+
+def source_label(percent: int, group: str, classes: Sequence[str], dataset: str) -> str:
+    """How figures and tables name a source data set: the share of the other group.
+
+    Digits groups are named by their digits ("25 % of digits 0, 3, 6, 8"), so a reader
+    never sees a digits run described as "animals"; CIFAR-10 groups by their name
+    ("25 % animals").
+    """
+    if dataset == "digits":
+        idx = datasets.resolve_classes(list(classes), datasets.DIGITS_CLASS_NAMES)
+        return f"{percent} % of digits {', '.join(str(i) for i in sorted(idx))}"
+    return f"{percent} % {group}"
 
 
 def source_dataset_name(percent: int) -> str:

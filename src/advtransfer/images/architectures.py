@@ -43,6 +43,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from advtransfer import io
 from advtransfer.core.checks import check_positive_int
 
 __all__ = [
@@ -434,11 +435,10 @@ def load_model(
         FileNotFoundError: the weights file does not exist.
         ValueError: the sidecar is missing or malformed, names an unknown
             architecture, or the weights do not match the rebuilt model (missing,
-            unexpected or differently shaped tensors) -- the message names the file.
+            unexpected or differently shaped tensors) -- the message names the file;
+            :class:`advtransfer.io.CorruptFileError` (a ValueError) for truncated or
+            damaged weights, naming the file and the fix.
     """
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-
     path = Path(path)
     side = sidecar_path(path)
     if not path.is_file():
@@ -470,10 +470,7 @@ def load_model(
     except (TypeError, ValueError) as err:
         raise ValueError(f"sidecar {side} describes an invalid model: {err}") from err
 
-    try:
-        state = load_file(str(path), device="cpu")
-    except (SafetensorError, OSError) as err:
-        raise ValueError(f"cannot read safetensors file {path}: {err}") from err
+    state = io.load_tensors(path)  # io.CorruptFileError (a ValueError) names file and fix
     problems = state_dict_problems(
         model, state, f"{meta['arch']} with the sidecar's settings"
     )

@@ -30,6 +30,7 @@ import torch
 import torch.nn.functional as F
 
 from advtransfer.core.checks import check_batch_size
+from advtransfer.io import RefusedGlobalError, unpickling_failure
 
 __all__ = [
     "to_float_images",
@@ -449,13 +450,15 @@ class RestrictedUnpickler(pickle.Unpickler):
         try:
             return _ALLOWED_GLOBALS[(module, name)]
         except KeyError:
-            raise pickle.UnpicklingError(
+            raise RefusedGlobalError(
                 f"refusing to load global {module}.{name}: only NumPy array "
                 "reconstruction is allowed in dataset pickles"
             ) from None
 
 
-def restricted_pickle_load(path: str | os.PathLike[str]) -> Any:
+def restricted_pickle_load(
+    path: str | os.PathLike[str], what: str = "pickle", fix: str | None = None
+) -> Any:
     """Load a (Python 2 or 3) pickle of NumPy arrays, lists and strings safely.
 
     Python 2 strings are decoded as latin-1 (the encoding NumPy needs for Python 2
@@ -463,24 +466,25 @@ def restricted_pickle_load(path: str | os.PathLike[str]) -> Any:
 
     Args:
         path: the pickle file.
+        what: what the file should be, for messages (e.g. ``"CIFAR-10 batch"``).
+        fix: how to replace a bad file, for messages.
 
     Returns:
         the unpickled object.
 
     Raises:
-        pickle.UnpicklingError: the file references a forbidden global.
-        ValueError: the file is truncated or corrupt (the message names it).
+        pickle.UnpicklingError: the file references a forbidden global (the message
+            names the file).
+        advtransfer.io.CorruptFileError: (a ValueError) the file is truncated or corrupt;
+            the message names it, says which, and gives ``fix``.
     """
     with open(path, "rb") as fh:
         data = fh.read()
     try:
         return RestrictedUnpickler(io.BytesIO(data), encoding="latin1").load()
-    except pickle.UnpicklingError as err:
-        if "refusing to load global" in str(err):
-            raise
-        raise ValueError(f"{path} is not a valid pickle (truncated or corrupt?): {err}") from err
-    except (EOFError, ValueError, TypeError, IndexError, KeyError) as err:
-        raise ValueError(f"{path} is not a valid pickle (truncated or corrupt?): {err}") from err
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, IndexError,
+            KeyError, AttributeError) as err:
+        raise unpickling_failure(path, err, what, fix) from err
 
 
 # ---------------------------------------------------------------------------------------
@@ -533,7 +537,10 @@ def load_cifar10(
             _download_torchvision("CIFAR10", root, files)
         else:
             raise DatasetNotFoundError(_missing_message("CIFAR-10", root, files, CIFAR10_URL))
-    meta = _as_str_keys(restricted_pickle_load(files[0]), files[0])
+    fix = (f"delete it and download CIFAR-10 again from {CIFAR10_URL} (python version) "
+           f"into {root}")
+    meta = _as_str_keys(restricted_pickle_load(files[0], "CIFAR-10 batch pickle", fix),
+                        files[0])
     label_names = [_to_str(v) for v in meta.get("label_names", [])]
     if tuple(label_names) != CIFAR10_CLASSES:
         raise ValueError(
@@ -542,7 +549,7 @@ def load_cifar10(
         )
     xs, ys = [], []
     for path in files[1:]:
-        batch = _as_str_keys(restricted_pickle_load(path), path)
+        batch = _as_str_keys(restricted_pickle_load(path, "CIFAR-10 batch pickle", fix), path)
         if "data" not in batch or "labels" not in batch:
             raise ValueError(f"{path}: expected keys 'data' and 'labels', got {sorted(batch)}")
         data = batch["data"]

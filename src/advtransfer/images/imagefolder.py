@@ -26,6 +26,7 @@ __all__ = [
     "ImageFolderIndex",
     "scan_image_folder",
     "read_image_folder",
+    "write_image_folder",
 ]
 
 #: File extensions read as images (compared case-insensitively).
@@ -170,3 +171,36 @@ def read_image_folder(
             ) from err
         out[i] = pixels[None] if channels == 1 else pixels.transpose(2, 0, 1)
     return out, index.labels.copy()
+
+
+def write_image_folder(
+    root: str | os.PathLike,
+    images: np.ndarray,
+    labels: np.ndarray,
+    classes: tuple[str, ...] | list[str],
+    *,
+    prefix: str = "",
+) -> int:
+    """Write images as PNG files ``<root>/<class>/<prefix><i>.png`` (the layout read here).
+
+    Args:
+        images: (N, C, H, W), C = 1 (greyscale) or 3 (RGB); uint8, or floats in [0, 1].
+        labels: (N,) indices into ``classes``; every class gets a folder, even if empty.
+
+    Returns:
+        the number of files written.
+    """
+    from PIL import Image
+
+    x = np.asarray(images)
+    if x.ndim != 4 or x.shape[1] not in (1, 3):
+        raise ValueError(f"images must be (N, 1 or 3, H, W), got {x.shape}")
+    if x.dtype != np.uint8:
+        x = np.round(np.clip(x, 0.0, 1.0) * 255).astype(np.uint8)
+    root = Path(root)
+    for name in classes:
+        (root / name).mkdir(parents=True, exist_ok=True)
+    for i, (img, label) in enumerate(zip(x, np.asarray(labels), strict=True)):
+        pixels = img[0] if img.shape[0] == 1 else img.transpose(1, 2, 0)
+        Image.fromarray(pixels).save(root / classes[int(label)] / f"{prefix}{i:05d}.png")
+    return len(x)

@@ -7,14 +7,12 @@ its metadata.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import torch
-from safetensors import safe_open
 
 from advtransfer import io
 from advtransfer.images.datasets import to_float_images
@@ -31,8 +29,8 @@ def save_imageset(path: str | os.PathLike, arrays: dict[str, Any], meta: dict[st
 
 
 def load_meta(path: str | os.PathLike) -> dict[str, Any]:
-    with safe_open(str(path), framework="pt") as handle:
-        return {k: json.loads(v) for k, v in (handle.metadata() or {}).items()}
+    """The metadata of a cached data set (``io.CorruptFileError`` for a damaged file)."""
+    return io.load_tensor_meta(path)
 
 
 def load_split(
@@ -61,7 +59,7 @@ def load_labels(path: str | os.PathLike[str], labels: str, split: str) -> torch.
         KeyError: the file has no such tensor (the message lists the label sets it has).
     """
     key = f"{labels}_{split}"
-    with safe_open(str(path), framework="pt") as handle:
+    with io.open_tensors(path) as handle:
         keys = set(handle.keys())
         if key not in keys:
             have = sorted({k.rsplit("_", 1)[0] for k in keys if not k.startswith("x_")})

@@ -27,6 +27,28 @@ Formats:
     has no source head (LEEP and NCE are then undefined, and the PGD attack uses the
     squared output deviation). Default normalisation: none (the module gets [0, 1]
     pixels).
+``export``
+    ``file`` is a ``torch.export`` program (``torch.export.save``, usually ``.pt2``), the
+    successor of TorchScript; it is read with ``torch.export.load``. An exported program
+    has one entry point, so the features come from its output: with ``features: tuple``
+    (the default) ``forward(x)`` returns ``(logits, features)``; with ``features: output``
+    it returns the features alone and the model has no source head (as for TorchScript).
+    Export the model in eval mode with a dynamic batch dimension, e.g.::
+
+        class WithFeatures(nn.Module):          # wraps your classifier
+            def __init__(self, net):
+                super().__init__()
+                self.net = net
+            def forward(self, x):
+                feats = self.net.features(x)    # (N, k) penultimate features
+                return self.net.head(feats), feats
+
+        program = torch.export.export(
+            WithFeatures(net).eval(), (torch.rand(2, 3, 32, 32),),
+            dynamic_shapes=({0: torch.export.Dim("batch")},))
+        torch.export.save(program, "my_net.pt2")
+
+    Default normalisation: none (the program gets [0, 1] pixels).
 ``safetensors``
     ``file`` holds the weights of a registered advtransfer architecture
     (:func:`advtransfer.images.architectures.available_architectures`). With the JSON sidecar of
@@ -54,6 +76,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from advtransfer import io
 from advtransfer.core.checks import check_batch_size
 from advtransfer.images import architectures
 
@@ -72,10 +95,12 @@ __all__ = [
 ]
 
 #: Source model formats understood by :func:`load_source`.
-FORMATS = ("torchvision", "torchscript", "safetensors", "advtransfer")
+FORMATS = ("torchvision", "torchscript", "export", "safetensors", "advtransfer")
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 _STATE_DICT_KEYS = ("state_dict", "model_state_dict", "model")
+#: The fix for a damaged candidate file (the user's file: the workflow cannot rebuild it).
+_REPLACE_FIX = "replace it with a complete copy (re-export or re-download the model)"
 
 
 class ModelFileError(ValueError):
@@ -199,6 +224,14 @@ def _is_torchscript(path: Path) -> bool:
         return any("/code/" in entry for entry in archive.namelist())
 
 
+def _is_export(path: Path) -> bool:
+    """True for a ``torch.export.save`` archive (a zip with an ``archive_format`` entry)."""
+    if not zipfile.is_zipfile(path):
+        return False
+    with zipfile.ZipFile(path) as archive:
+        return any(entry.endswith("archive_format") for entry in archive.namelist())
+
+
 def check_source_file(spec: Mapping[str, Any]) -> None:
     """Cheap checks of a source spec and its file, without building a model.
 
@@ -212,7 +245,7 @@ def check_source_file(spec: Mapping[str, Any]) -> None:
     name, fmt = _spec_name(spec), spec.get("format")
     if fmt not in FORMATS:
         raise ModelFileError(
-            f"model {name}: unknown format {fmt!r}; use one of {', '.join(FORMATS[:3])}"
+            f"model {name}: unknown format {fmt!r}; use one of {', '.join(FORMATS[:4])}"
         )
     path = Path(spec.get("file", ""))
     if not spec.get("file") or not path.is_file():
@@ -226,7 +259,16 @@ def check_source_file(spec: Mapping[str, Any]) -> None:
         raise ModelFileError(
             f"model {name}: {path} is not a TorchScript archive (no serialised code in it). "
             "Fix: export it with torch.jit.save(torch.jit.script(model), path), or use "
-            "format torchvision / safetensors for a state dict."
+            "format torchvision / safetensors for a state dict"
+            + (", or `format: export` for this torch.export program." if _is_export(path)
+               else ".")
+        )
+    if fmt == "export" and not _is_export(path):
+        raise ModelFileError(
+            f"model {name}: {path} is not a torch.export program (.pt2 archive). Fix: save "
+            "it with torch.export.save(torch.export.export(model, (x,)), path)"
+            + (", or set `format: torchscript` for this TorchScript archive."
+               if _is_torchscript(path) else ".")
         )
     wants_safetensors = fmt in ("safetensors", "advtransfer") or path.suffix == ".safetensors"
     if wants_safetensors and not _is_safetensors(path):
@@ -235,6 +277,12 @@ def check_source_file(spec: Mapping[str, Any]) -> None:
             "safetensors.torch.save_file(model.state_dict(), path)"
             + (", or give a torch.save file a .pt/.pth name" if fmt == "torchvision" else "")
         )
+    if wants_safetensors:
+        try:  # reads and checks the header only (tensor offsets against the file size)
+            with io.open_tensors(path, fix=_REPLACE_FIX):
+                pass
+        except io.CorruptFileError as err:
+            raise ModelFileError(f"model {name}: {err}") from err
     if fmt == "torchvision" and _is_torchscript(path):
         raise ModelFileError(
             f"model {name}: {path} is a TorchScript archive, not a state dict. Fix: set "
@@ -266,14 +314,10 @@ def _norm(spec: Mapping[str, Any], default: tuple | None) -> tuple[Any, Any]:
 def _read_state_dict(path: Path, name: str) -> dict[str, Tensor]:
     """A flat ``{name: tensor}`` state dict from safetensors or ``torch.load(weights_only)``."""
     if path.suffix == ".safetensors":
-        from safetensors import SafetensorError
-        from safetensors.torch import load_file
-
         try:
-            return load_file(str(path), device="cpu")
-        except (SafetensorError, OSError) as err:
-            raise ModelFileError(f"model {name}: cannot read safetensors file {path}: {err}") \
-                from err
+            return io.load_tensors(path, fix=_REPLACE_FIX)
+        except io.CorruptFileError as err:
+            raise ModelFileError(f"model {name}: {err}") from err
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # noqa: BLE001 - torch raises many types for bad pickles
@@ -361,7 +405,7 @@ def _load_torchscript(spec: Mapping[str, Any], path: Path, name: str) -> SourceM
             f"model {name}: cannot load TorchScript archive {path}: "
             f"{_fail_message(err)}. Fix: export with torch.jit.save."
         ) from err
-    mode = spec.get("features", "method")
+    mode = spec.get("features") or "method"
     mean, std = _norm(spec, None)
     if mode == "method":
         method = getattr(module, "features", None)
@@ -381,6 +425,53 @@ def _load_torchscript(spec: Mapping[str, Any], path: Path, name: str) -> SourceM
     raise ModelFileError(f"model {name}: `features` must be method or output, got {mode!r}")
 
 
+class _ExportedOutput(nn.Module):
+    """One output of an exported program's module (``index`` None: the whole output).
+
+    Exported modules refuse ``train()`` / ``eval()`` (their mode is fixed at export), so
+    this wrapper keeps them out of mode switches.
+    """
+
+    def __init__(self, module: nn.Module, index: int | None) -> None:
+        super().__init__()
+        self.module = module
+        self.index = index
+
+    def train(self, mode: bool = True) -> _ExportedOutput:  # noqa: ARG002 - fixed at export
+        self.training = False
+        return self
+
+    def forward(self, z: Tensor) -> Tensor:
+        out = self.module(z)
+        if self.index is None:
+            return out
+        if not isinstance(out, (tuple, list)) or len(out) != 2:
+            raise ValueError("the exported program returns one tensor, not (logits, features); "
+                             "set `features: output` to use it as the features")
+        return out[self.index]
+
+
+def _load_export(spec: Mapping[str, Any], path: Path, name: str) -> SourceModel:
+    try:
+        module = torch.export.load(str(path)).module()
+    except Exception as err:  # noqa: BLE001 - export raises many types for bad archives
+        raise ModelFileError(
+            f"model {name}: cannot load torch.export program {path}: "
+            f"{_fail_message(err)}. Fix: save it with torch.export.save."
+        ) from err
+    mode = spec.get("features") or "tuple"
+    mean, std = _norm(spec, None)
+    if mode == "tuple":
+        return SourceModel(_ExportedOutput(module, 1), logits_net=_ExportedOutput(module, 0),
+                           mean=mean, std=std, name=name)
+    if mode == "output":
+        return SourceModel(_ExportedOutput(module, None), mean=mean, std=std, name=name)
+    raise ModelFileError(
+        f"model {name}: `features` of an exported program must be tuple (forward returns "
+        f"(logits, features)) or output (forward returns features), got {mode!r}"
+    )
+
+
 def _load_safetensors(spec: Mapping[str, Any], path: Path, name: str) -> nn.Module:
     if architectures.sidecar_path(path).is_file() and not spec.get("arch"):
         try:
@@ -388,10 +479,11 @@ def _load_safetensors(spec: Mapping[str, Any], path: Path, name: str) -> nn.Modu
         except ValueError as err:
             raise ModelFileError(f"model {name}: {err}") from err
         return model
-    from safetensors import safe_open
-
-    with safe_open(str(path), framework="pt") as handle:
-        file_arch = (handle.metadata() or {}).get("arch")
+    try:
+        with io.open_tensors(path, fix=_REPLACE_FIX) as handle:
+            file_arch = (handle.metadata() or {}).get("arch")
+    except io.CorruptFileError as err:
+        raise ModelFileError(f"model {name}: {err}") from err
     arch = spec.get("arch") or file_arch
     known = architectures.available_architectures()
     if arch not in known:
@@ -444,6 +536,8 @@ def load_source(
         head = model.head
     elif fmt == "torchscript":
         model = _load_torchscript(spec, path, name)
+    elif fmt == "export":
+        model = _load_export(spec, path, name)
     elif fmt == "safetensors":
         model = _load_safetensors(spec, path, name)
     else:  # advtransfer

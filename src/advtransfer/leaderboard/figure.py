@@ -14,12 +14,13 @@ import pandas as pd  # noqa: E402
 
 __all__ = ["MEASURE_NAMES", "leaderboard_figure"]
 
-#: Display names of the measures.
+#: Display names of the measures; the figure shows each beside its column name in
+#: leaderboard.tsv (``measure``), so that a figure row and a table row read alike.
 MEASURE_NAMES = {
     "nce": "NCE",
     "leep": "LEEP",
     "h_score": "H-score",
-    "regularized_h_score": "H-score (shrinkage)",
+    "regularized_h_score": "regularized H-score",
     "log_me": "LogME",
     "transrate": "TransRate",
     "gbc": "GBC",
@@ -41,9 +42,16 @@ MEASURE_NAMES = {
 _TRUTH_NAMES = {
     "probe_accuracy": "linear probe accuracy",
     "kshot_accuracy": "k-shot probe accuracy",
-    "probe_neg_loss": "− linear probe loss",
     "verification_accuracy": "verification accuracy",
 }
+
+
+def _tick(measure: str) -> str:
+    """``display name (column)``, or the column name alone where it has no display name."""
+    name = MEASURE_NAMES.get(measure)
+    return measure if name is None or name == measure else f"{name} ({measure})"
+
+
 _KIND_COLOURS = {"estimator": "tab:blue", "adversarial": "tab:red", "baseline": "0.35"}
 
 
@@ -96,7 +104,7 @@ def leaderboard_figure(
              "spearman": "Spearman ρ", "pearson": "Pearson r"}.get(agreement, agreement)
     ax.set_xlabel(f"{label} with ground truth over sources\n(dimensionless; bars: 95 % bootstrap)")
     ax.set_yticks(range(len(order)))
-    ax.set_yticklabels([MEASURE_NAMES.get(m, m) for m in order])
+    ax.set_yticklabels([_tick(m) for m in order])
     for tick, m in zip(ax.get_yticklabels(), order, strict=True):
         tick.set_color(_KIND_COLOURS.get(kinds.get(m), "k"))
     ax.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), ncol=2, fontsize=8, frameon=False)

@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from advtransfer.nlp import corpora
+from advtransfer.nlp import corpora, hub
 
 __all__ = [
     "DatasetMissingError",
@@ -112,12 +112,63 @@ def _text_series(frame: pd.DataFrame, column: str | Sequence[str], where: str) -
 
 
 def _read_table(path: Path, loader: str) -> pd.DataFrame:
+    """Every cell as a string; a missing or ``null`` cell is ``""`` (never ``"nan"``)."""
     if loader == "csv":
         return pd.read_csv(path, dtype=str, keep_default_na=False)
     text = path.read_text(encoding="utf-8").strip()
-    if text.startswith("["):
-        return pd.DataFrame(json.loads(text)).astype(str)
-    return pd.read_json(path, lines=True, dtype=False).astype(str)
+    try:
+        if text.startswith("["):
+            records = json.loads(text)
+        else:
+            records = [json.loads(line) for line in text.splitlines() if line.strip()]
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path} is not valid JSON / JSON Lines: {err}") from err
+    if not all(isinstance(r, dict) for r in records):
+        raise ValueError(f"{path}: every record must be a JSON object")
+    cells = [{k: "" if v is None else str(v) for k, v in r.items()} for r in records]
+    return pd.DataFrame(cells, dtype=object).fillna("")
+
+
+def _row_name(loader: str) -> Any:
+    """How a message names data row ``i`` (0-based) of a local file."""
+    if loader == "csv":
+        return lambda i: f"row {i + 2} (counting the header as row 1)"
+    return lambda i: f"record {i + 1}"
+
+
+def _check_label_cells(raw: pd.Series, column: str, where: str,
+                       classes: Sequence[str] | None, row: Any) -> None:
+    """Refuse blank, negative and mixed (integer and name) label cells, naming the row.
+
+    Labels are integers ``0..K-1`` in every row, or class names in every row; a blank
+    cell would otherwise become a class ``''`` and shift the integer codes.
+    """
+    values = raw.astype(str).str.strip().reset_index(drop=True)
+    fix = ("Fix: give every row a label, integers 0..K-1 in every row or class names in "
+           "every row")
+    blank = np.flatnonzero((values == "").to_numpy())
+    if blank.size:
+        raise ValueError(f"{where}, {row(int(blank[0]))}, column {column!r}: blank label "
+                         f"({blank.size} blank label cell(s) in all). {fix}.")
+    numeric = values.str.fullmatch(r"[+-]?\d+").to_numpy()
+    if numeric.all():
+        negative = np.flatnonzero(values.astype(int).to_numpy() < 0)
+        if negative.size:
+            i = int(negative[0])
+            raise ValueError(f"{where}, {row(i)}, column {column!r}: label "
+                             f"{values[i]!r} is negative. {fix}.")
+        return
+    if not numeric.any() or (classes is not None
+                             and values.isin([str(c) for c in classes]).all()):
+        return
+    if numeric.sum() >= (~numeric).sum():
+        i = int(np.flatnonzero(~numeric)[0])
+        what = "is not an integer, but other rows hold integer labels"
+    else:
+        i = int(np.flatnonzero(numeric)[0])
+        what = "is an integer, but other rows hold class names"
+    raise ValueError(f"{where}, {row(i)}, column {column!r}: label {values[i]!r} {what}. "
+                     f"{fix}.")
 
 
 def _label_codes(raw: pd.Series, classes: Sequence[str] | None,
@@ -126,7 +177,7 @@ def _label_codes(raw: pd.Series, classes: Sequence[str] | None,
     values = raw.astype(str).str.strip()
     if classes is not None:
         names = [str(c) for c in classes]
-        if values.str.fullmatch(r"-?\d+").all():
+        if values.str.fullmatch(r"[+-]?\d+").all():
             codes = values.astype(int).to_numpy()
             if codes.min() < 0 or codes.max() >= len(names):
                 raise ValueError(f"{where}: integer labels {sorted(set(codes))} outside "
@@ -136,7 +187,7 @@ def _label_codes(raw: pd.Series, classes: Sequence[str] | None,
         if unknown:
             raise ValueError(f"{where}: labels {unknown} are not among classes {names}")
         return values.map({n: i for i, n in enumerate(names)}).to_numpy(np.int64), names
-    if values.str.fullmatch(r"\d+").all():
+    if values.str.fullmatch(r"[+-]?\d+").all():
         codes = values.astype(int).to_numpy()
         return codes.astype(np.int64), [str(i) for i in range(int(codes.max()) + 1)]
     names = sorted(set(values))
@@ -154,11 +205,21 @@ def _load_local(name: str, spec: Mapping[str, Any], root) -> dict[str, Any]:
     classes = spec.get("classes")
     raw = {key: _read_table(path, spec["loader"]) for key, path in
            zip(("train", "test"), files)}
+    column = spec.get("label_column", "label")
     for key, frame in raw.items():
         where = f"data set {name!r} ({files[0 if key == 'train' else 1]})"
-        if spec.get("label_column", "label") not in frame.columns:
-            raise ValueError(f"{where}: no label column {spec.get('label_column', 'label')!r};"
+        if column not in frame.columns:
+            raise ValueError(f"{where}: no label column {column!r};"
                              f" columns are {list(frame.columns)}")
+        _check_label_cells(frame[column], column, where, classes, _row_name(spec["loader"]))
+    kinds = {str(files[i]): bool(f[column].str.strip().str.fullmatch(r"[+-]?\d+").all())
+             for i, f in enumerate(raw.values())}
+    if classes is None and len(set(kinds.values())) > 1:
+        ints, names = (f for f, is_int in sorted(kinds.items(), key=lambda kv: not kv[1]))
+        raise ValueError(f"data set {name!r}: column {column!r} holds integer labels in {ints} "
+                         f"but class names in {names}. Fix: use the same kind in both files.")
+    for key, frame in raw.items():
+        where = f"data set {name!r} ({files[0 if key == 'train' else 1]})"
         if classes is None:  # fix the class list on the union of both files
             joined = pd.concat([f[spec.get("label_column", "label")] for f in raw.values()])
             _, classes = _label_codes(joined, None, where)
@@ -168,6 +229,9 @@ def _load_local(name: str, spec: Mapping[str, Any], root) -> dict[str, Any]:
 
 
 def _load_hf(name: str, spec: Mapping[str, Any], cache_dir, allow_download: bool) -> dict:
+    # load_dataset(revision=<commit>) reads exactly that commit, or fails
+    revision = hub.require_revision(spec["path"], spec.get("revision"),
+                                    f"nlp.datasets.{name}.revision", "dataset")
     if not allow_download:  # before the import: both libraries read these once
         os.environ["HF_DATASETS_OFFLINE"] = "1"
         os.environ["HF_HUB_OFFLINE"] = "1"
@@ -190,7 +254,7 @@ def _load_hf(name: str, spec: Mapping[str, Any], cache_dir, allow_download: bool
             continue
         try:
             ds = datasets.load_dataset(spec["path"], spec.get("config_name"), split=split,
-                                       cache_dir=cache_dir, revision=spec.get("revision"))
+                                       cache_dir=cache_dir, revision=revision)
         except Exception as err:  # noqa: BLE001 - every failure here means "not available"
             where = cache_dir or "the default Hugging Face cache (~/.cache/huggingface)"
             raise DatasetMissingError(

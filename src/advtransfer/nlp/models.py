@@ -39,6 +39,7 @@ from torch import Tensor, nn
 
 from advtransfer.core.checks import check_batch_size, check_positive_int, check_positive_number
 from advtransfer.fitting import fit_model
+from advtransfer.nlp import hub
 
 __all__ = [
     "MINILM_SHA256",
@@ -204,6 +205,8 @@ def resolve_encoder(spec: Mapping[str, Any], *, cache_dir: str | None = None,
 
     Raises:
         ModelMissingError: naming what is missing and how to obtain it, or a hash mismatch.
+        advtransfer.nlp.hub.RevisionError: an ``hf`` encoder without a pinned commit
+            (``revision``), or a cached snapshot of another commit.
     """
     kind = spec["kind"]
     expected = spec.get("sha256")
@@ -211,7 +214,10 @@ def resolve_encoder(spec: Mapping[str, Any], *, cache_dir: str | None = None,
         path = _packaged_minilm_dir()
         expected = expected or MINILM_SHA256
     elif kind == "hf":
-        path = _hf_snapshot(spec["name"], spec.get("revision"), cache_dir, allow_download)
+        revision = hub.require_revision(spec["name"], spec.get("revision"),
+                                        "nlp.encoder.revision")
+        path = _hf_snapshot(spec["name"], revision, cache_dir, allow_download)
+        hub.check_snapshot_commit(path, spec["name"], revision, "nlp.encoder.revision")
     elif kind == "local":
         path = Path(spec["name"]).expanduser()
         missing = [f for f in ("config.json", WEIGHTS) if not (path / f).is_file()]

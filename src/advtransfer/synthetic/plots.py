@@ -7,7 +7,7 @@ import matplotlib
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 __all__ = ["figure2", "SET_TITLES"]
@@ -15,6 +15,17 @@ __all__ = ["figure2", "SET_TITLES"]
 SET_TITLES = {
     "derived": "Sources derived from the target: W_S = W_T + tV",
     "independent": "Sources derived from an independently trained model: W_S = W_0 + tV",
+}
+
+#: One colour per role, the same in every row and column: adversarial measures in blues
+#: and greens, true quantities in black, their bounds in red, the target's own loss grey.
+COLOURS = {
+    "tau1": "tab:blue", "tau2": "tab:cyan", "alpha": "tab:green",
+    "grad_diff": "black", "thm2_bound": "tab:red",
+    "transferred_loss": "black", "affine_transferred_loss": "tab:purple", "target_loss": "0.55",
+    "thm3_bound": "tab:red", "g_transferred_loss": "black",
+    "prop2_upper": "tab:red", "first_order_cross_loss": "black", "prop2_lower": "tab:orange",
+    "thm2_ratio": "tab:red", "thm3_ratio": "tab:orange",
 }
 
 _ROWS = [
@@ -66,7 +77,7 @@ def figure2(sweep: pd.DataFrame, *, title_suffix: str = "") -> plt.Figure:
     """
     sets = [s for s in ("derived", "independent") if s in set(sweep["set"])]
     fig, axes = plt.subplots(
-        len(_ROWS), len(sets), figsize=(6.4 * len(sets), 17), sharex=True, squeeze=False
+        len(_ROWS), len(sets), figsize=(6.4 * len(sets) + 3.2, 17), sharex=True, squeeze=False
     )
     for col, name in enumerate(sets):
         sub = sweep[sweep["set"] == name]
@@ -75,7 +86,9 @@ def figure2(sweep: pd.DataFrame, *, title_suffix: str = "") -> plt.Figure:
             series = [(key, label) for key, label in series if key in sub.columns]
             for key, label in series:
                 stats = sub.groupby("t")[key].agg(["mean", "min", "max"])
-                (line,) = ax.plot(stats.index, stats["mean"], marker="o", ms=3, label=label)
+                colour = COLOURS.get(key)
+                (line,) = ax.plot(stats.index, stats["mean"], marker="o", ms=3, label=label,
+                                  color=colour)
                 ax.fill_between(
                     stats.index, stats["min"], stats["max"], color=line.get_color(), alpha=0.2
                 )
@@ -90,7 +103,9 @@ def figure2(sweep: pd.DataFrame, *, title_suffix: str = "") -> plt.Figure:
                 ax.set_yscale(scale)
             ax.set_ylabel(ylabel)
             ax.grid(alpha=0.3)
-            ax.legend(fontsize=8, loc="best")
+            if col == len(sets) - 1 and series:  # one legend per row, right of the last column
+                ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0),
+                          frameon=False)
             if row == 0:
                 n_dir = sub["direction"].nunique()
                 ax.set_title(f"{SET_TITLES[name]}\n(mean, band = min–max over {n_dir} directions)",

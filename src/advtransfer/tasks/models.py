@@ -527,19 +527,24 @@ def load_task_model(
 
     Raises:
         FileNotFoundError: weights or sidecar missing (the message names the file).
-        ValueError: unknown architecture or tensors that do not fit the rebuilt model.
+        ValueError: unknown architecture or tensors that do not fit the rebuilt model;
+            :class:`advtransfer.io.CorruptFileError` (a ValueError) for a truncated or
+            damaged weights file or sidecar, naming the file and the fix.
     """
-    from safetensors.torch import load_file
+    from advtransfer.io import CorruptFileError, corrupt_file_message, load_tensors
 
     path = Path(path)
     side = _sidecar(path)
     for p in (path, side):
         if not p.is_file():
             raise FileNotFoundError(f"task model file not found: {p}")
-    meta = json.loads(side.read_text())
+    try:
+        meta = json.loads(side.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise CorruptFileError(corrupt_file_message(side, f"not valid JSON: {err}")) from err
     cls = _architecture(meta.get("arch", ""))
     model = cls(**meta["config"])
-    state = load_file(str(path), device="cpu")
+    state = load_tensors(path)  # io.CorruptFileError names a damaged file and the fix
     expected = model.state_dict()
     bad = sorted(set(expected) ^ set(state)) + [
         k for k in set(expected) & set(state) if expected[k].shape != state[k].shape
@@ -594,13 +599,10 @@ def save_task_data(
 
 def load_task_data(path: str | os.PathLike[str]) -> TaskData:
     """Load a file written by :func:`save_task_data`; images come back as float32 in [0, 1]."""
-    from safetensors import safe_open
+    from advtransfer.io import load_tensor_meta, load_tensors
 
-    from advtransfer.io import load_tensors
-
-    tensors = load_tensors(path)
-    with safe_open(str(path), framework="pt") as handle:
-        meta = {k: json.loads(v) for k, v in (handle.metadata() or {}).items()}
+    tensors = load_tensors(path)  # io.CorruptFileError names a damaged file and the fix
+    meta = load_tensor_meta(path)
     x = tensors.pop("x")
     x = x.float().div_(255.0) if x.dtype == torch.uint8 else x.float()
     targets = {k[7:]: v for k, v in tensors.items() if k.startswith("target_")}

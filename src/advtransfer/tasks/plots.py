@@ -70,12 +70,28 @@ def _eps_label(eps: float) -> str:
     return f"eps = {eps:g}"
 
 
+#: Trees of the tau task matrix in Figure 5: tree name -> (colour, legend name).
+_TAU_TREES = {"tau1": ("tab:orange", "tau1 tree"), "tau2": ("tab:red", "tau2 tree")}
+
+
+def _tau_lines(ax: plt.Axes, entropy: pd.DataFrame, col: str) -> None:
+    """The tau trees against the knowledge (dash-dot) and a-priori (dotted) categories."""
+    for name, (colour, label) in _TAU_TREES.items():
+        for ref, style, what in (("knowledge", "-.", "knowledge categories"),
+                                 ("a_priori", (0, (1, 1)), "a-priori categories")):
+            sub = entropy[(entropy["tree"] == name) & (entropy["reference"] == ref)]
+            if len(sub):
+                ax.plot(sub["k"], sub[col], ls=style, marker="^", ms=3, color=colour,
+                        label=f"{label} (first-order, matrix-free) vs {what}")
+
+
 def figure5(entropy: pd.DataFrame, *, title: str = "") -> plt.Figure:
     """Mean within-category entropy and ARI against k (paper Figure 5).
 
-    ``entropy`` has columns ``tree`` (adversarial / knowledge / random), ``eps``,
-    ``reference`` (knowledge / a_priori), ``k``, ``entropy``, ``ari`` and, for the random
-    rows, ``entropy_sd``.
+    ``entropy`` has columns ``tree`` (adversarial / knowledge / random, and tau1 / tau2
+    when the tau task matrix was clustered), ``eps``, ``reference`` (knowledge /
+    a_priori / adversarial), ``k``, ``entropy``, ``ari`` and, for the random rows,
+    ``entropy_sd``. The tau trees are drawn against the knowledge and a-priori categories.
     """
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.6))
     adv = entropy[entropy["tree"] == "adversarial"]
@@ -92,6 +108,7 @@ def figure5(entropy: pd.DataFrame, *, title: str = "") -> plt.Figure:
         know = entropy[(entropy["tree"] == "knowledge") & (entropy["reference"] == "a_priori")]
         ax.plot(know["k"], know[col], ":", marker="s", ms=3, color="k",
                 label="knowledge tree vs a-priori categories")
+        _tau_lines(ax, entropy, col)
         rand = entropy[(entropy["tree"] == "random") & (entropy["reference"] == "knowledge")]
         if len(rand) and len(eps_values):
             rand = rand[rand["eps"] == eps_values[0]]

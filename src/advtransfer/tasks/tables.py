@@ -7,7 +7,9 @@ Glue between the workflow's TSV tables and the pure math of :mod:`advtransfer.ta
 * Matrix tables (wide): ``[eps,] target, <source 1>, ..., <source N>``.
 * :func:`agreement_tables`: the trees of every ATM and of the affinity, their cuts for
   k = 1..N (``clusters``) and the entropy / ARI curves (``entropy``) against the a-priori
-  categories and the knowledge-transfer categories, with a chance level.
+  categories and the knowledge-transfer categories, with a chance level; with the tau
+  task matrix (:mod:`advtransfer.tasks.taumatrix`, :func:`split_tau_table`) also the
+  trees of tau1 / tau2 against the categories, the knowledge tree and every ATM tree.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ __all__ = [
     "SELF_TRANSFER",
     "atm_table",
     "split_matrix_table",
+    "split_tau_table",
     "tree_of",
     "agreement_tables",
 ]
@@ -102,14 +105,42 @@ def atm_table(frame: pd.DataFrame, tasks: Sequence[str], self_transfer: str = "e
     return out
 
 
-def split_matrix_table(table: pd.DataFrame) -> dict[float | None, pd.DataFrame]:
-    """Wide table -> ``{eps: target x source DataFrame}`` (key ``None`` without an eps column)."""
-    groups = table.groupby("eps", sort=True) if "eps" in table else [(None, table)]
-    out: dict[float | None, pd.DataFrame] = {}
-    for eps, sub in groups:
-        matrix = sub.drop(columns=[c for c in ("eps",) if c in sub]).set_index("target")
+def split_matrix_table(table: pd.DataFrame, by: str = "eps") -> dict[Any, pd.DataFrame]:
+    """Wide table -> ``{eps: target x source DataFrame}`` (key ``None`` without an eps column).
+
+    ``by="measure"`` splits the tau task matrix (``tau_matrix.tsv``) by measure instead
+    (string keys, in order of appearance; raw values, see :func:`split_tau_table`).
+    """
+    groups = table.groupby(by, sort=by == "eps") if by in table else [(None, table)]
+    out: dict[Any, pd.DataFrame] = {}
+    for key, sub in groups:
+        matrix = sub.drop(columns=[c for c in (by,) if c in sub]).set_index("target")
         matrix.index.name, matrix.columns.name = "target", "source"
-        out[None if eps is None else float(eps)] = matrix.astype(np.float64)
+        out[None if key is None else float(key) if by == "eps" else str(key)] = \
+            matrix.astype(np.float64)
+    return out
+
+
+def split_tau_table(table: pd.DataFrame,
+                    measures: Sequence[str] = ("tau1", "tau2")) -> dict[str, pd.DataFrame]:
+    """``tau_matrix.tsv`` -> ``{measure: target x source matrix}`` ready for the trees.
+
+    Self-transfer is excluded as in the ATM: the diagonal (a model with itself, 1) is set to
+    the row's largest off-diagonal entry (:func:`graph.exclude_self_transfer` without its
+    row rescaling: tau is already in [0, 1]); rounding below 0 is clipped.
+    """
+    out = {}
+    for measure in measures:
+        sub = table[table["measure"] == measure].drop(columns="measure").set_index("target")
+        if sub.empty:
+            raise ValueError(f"the tau table has no {measure} rows")
+        arr = np.clip(sub.to_numpy(dtype=np.float64), 0.0, None)
+        off = arr.copy()
+        np.fill_diagonal(off, -np.inf)
+        np.fill_diagonal(arr, off.max(axis=1))
+        matrix = pd.DataFrame(arr, index=sub.index, columns=sub.columns)
+        matrix.index.name, matrix.columns.name = "target", "source"
+        out[measure] = matrix
     return out
 
 
@@ -125,6 +156,7 @@ def agreement_tables(
     affinity: pd.DataFrame,
     categories: Mapping[str, str],
     tree: Mapping[str, Any],
+    taus: Mapping[str, pd.DataFrame] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Trees, cuts and category agreement of every ATM and of the affinity (Figs. 4-5).
 
@@ -134,11 +166,16 @@ def agreement_tables(
         categories: a-priori category of every task.
         tree: the ``tasks.tree`` config (``method``, ``normalise_columns``, ``weighting``,
             ``permutations``, ``seed``).
+        taus: ``{measure: matrix}`` of the tau task matrix (:func:`split_tau_table`); its
+            trees (``tree`` = the measure, ``eps`` NaN) are compared with the a-priori
+            categories, the knowledge tree (``reference`` knowledge) and every ATM tree
+            (``reference`` adversarial, ``eps`` = the ATM's).
 
     Returns:
         ``(entropy, clusters)``. ``entropy`` columns: ``tree`` (adversarial / knowledge /
-        random), ``eps`` (NaN for the knowledge tree), ``reference`` (a_priori /
-        knowledge), ``k``, ``entropy``, ``entropy_sd`` (random rows), ``ari``.
+        random / tau1 / tau2), ``eps`` (NaN for the knowledge and tau trees), ``reference``
+        (a_priori / knowledge / adversarial), ``k``, ``entropy``, ``entropy_sd`` (random
+        rows), ``ari``.
         ``clusters`` columns: ``tree``, ``eps``, ``k``, ``task``, ``cluster``.
     """
     tasks = list(affinity.columns)
@@ -186,6 +223,20 @@ def agreement_tables(
                                                    ks=[k], weighting=weighting)
             rows.append(one)
         add(pd.concat(rows, ignore_index=True), tree="random", eps=eps, reference="knowledge")
+    atm_trees = {eps: tree_of(m, method, norm) for eps, m in sorted(atms.items())}
+    for measure, matrix in (taus or {}).items():
+        if list(matrix.columns) != tasks:
+            raise ValueError(f"tau matrix {measure} has sources {list(matrix.columns)}, "
+                             f"the affinity {tasks}")
+        z = tree_of(matrix, method, norm)
+        add_cuts(z, measure, np.nan)
+        add(graph.entropy_curve(z, reference, weighting=weighting),
+            tree=measure, eps=np.nan, reference="a_priori")
+        add(graph.tree_agreement_curve(z, z_know, weighting=weighting),
+            tree=measure, eps=np.nan, reference="knowledge")
+        for eps, z_adv in atm_trees.items():
+            add(graph.tree_agreement_curve(z, z_adv, weighting=weighting),
+                tree=measure, eps=eps, reference="adversarial")
     entropy = pd.concat(curves, ignore_index=True)
     if "entropy_sd" not in entropy:
         entropy["entropy_sd"] = np.nan

@@ -44,6 +44,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from advtransfer.io import RefusedGlobalError, unpickling_failure
+
 __all__ = [
     "TASKONOMY_15",
     "TASKONOMY_CATEGORIES",
@@ -170,7 +172,7 @@ def _numpy_scalar_reconstructor() -> Any:
 def _safe_scalar(dtype: np.dtype, *args: Any) -> Any:
     """numpy's scalar reconstructor, refusing object dtypes (which could embed any object)."""
     if not isinstance(dtype, np.dtype) or dtype.hasobject:
-        raise pickle.UnpicklingError(f"refusing numpy scalar of dtype {dtype!r}")
+        raise RefusedGlobalError(f"refusing numpy scalar of dtype {dtype!r}")
     return _numpy_scalar_reconstructor()(dtype, *args)
 
 
@@ -187,7 +189,7 @@ class _AffinityUnpickler(pickle.Unpickler):
         try:
             return self._ALLOWED[(module, name)]
         except KeyError:
-            raise pickle.UnpicklingError(
+            raise RefusedGlobalError(
                 f"global {module}.{name} is not allowed in a Taskonomy affinity pickle"
             ) from None
 
@@ -205,12 +207,18 @@ def read_affinity_pickle(path: str | os.PathLike[str]) -> dict[str, float]:
     Raises:
         FileNotFoundError: the file is missing (the message says where to get it).
         pickle.UnpicklingError: the pickle references a global other than numpy's dtype /
-            scalar reconstructor.
-        ValueError: the content is not a ``str -> number`` mapping.
+            scalar reconstructor (the message names the file).
+        ValueError: the content is not a ``str -> number`` mapping;
+            :class:`advtransfer.io.CorruptFileError` for a truncated or corrupt file.
     """
     p = _check_exists(path)
-    with p.open("rb") as fh:
-        data = _AffinityUnpickler(fh).load()
+    try:
+        with p.open("rb") as fh:
+            data = _AffinityUnpickler(fh).load()
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, IndexError,
+            KeyError, AttributeError) as err:
+        raise unpickling_failure(p, err, "Taskonomy affinity pickle",
+                                 f"delete it and obtain it again: {AFFINITY_SOURCE_HINT}") from err
     if not isinstance(data, dict):
         raise ValueError(f"{p}: expected a dict of affinities, got {type(data).__name__}")
     out: dict[str, float] = {}

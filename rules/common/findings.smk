@@ -1,0 +1,86 @@
+# Input functions of the run-wide pages (rules/findings.smk): the findings page, an HTML
+# rendering of every final result table, and the data dictionary (schemas/outputs.yaml).
+
+#: Result tables the findings page reads, per scenario: {scenario: [paths]}. Scenarios
+#: without an entry (leaderboard, byo) add no section of their own (the leaderboard's best
+#: estimator appears in its pool's section).
+FINDINGS_TABLES = {
+    "synthetic": ["results/synthetic/sweep.tsv"],
+    "distributions": ["results/distributions/correlation.tsv"],
+    "attributes": ["results/attributes/correlation.tsv"],
+    "tasks": ["results/tasks/entropy.tsv"],
+    "nlp": ["results/nlp/correlation.tsv"],
+}
+#: Scenarios whose result folder holds tables rendered as HTML.
+TABLE_SECTIONS = ["synthetic", "distributions", "attributes", "tasks", "nlp", "byo"]
+DATA_DICTIONARY = str(Path(workflow.basedir) / "schemas/outputs.yaml")
+
+
+def get_findings_tables(wildcards=None):
+    """{scenario: {"tables": [...], "leaderboard": path or ""}} of the scenarios being run."""
+    boards = (
+        set(config["leaderboard"]["scenarios"]) & set(config["scenarios"])
+        if "leaderboard" in config["scenarios"]
+        else set()
+    )
+    out = {}
+    for scenario in config["scenarios"]:
+        if scenario in FINDINGS_TABLES:
+            board = f"results/{scenario}/leaderboard.tsv" if scenario in boards else ""
+            out[scenario] = {"tables": FINDINGS_TABLES[scenario], "leaderboard": board}
+    return out
+
+
+def get_findings_inputs(wildcards):
+    """Every table the findings page reads, and the data dictionary (directions)."""
+    tables = [
+        p
+        for entry in get_findings_tables().values()
+        for p in [*entry["tables"], entry["leaderboard"]]
+        if p
+    ]
+    return {"tables": tables, "dictionary": DATA_DICTIONARY}
+
+
+def get_findings_settings(wildcards):
+    """What the page needs from the config: primary hypotheses and the tasks' k."""
+    settings = {}
+    for scenario in get_findings_tables():
+        section = config.get(scenario, {})
+        primary = (section.get("correlation") or {}).get("primary") or {}
+        settings[scenario] = {
+            "primary": (
+                [primary.get("adversarial"), primary.get("knowledge")]
+                if primary
+                else None
+            )
+        }
+    if "tasks" in settings:
+        settings["tasks"]["k"] = config["tasks"]["tree"]["report_k"]
+    return settings
+
+
+def findings_outputs(outputs):
+    """The findings page (a default target): Markdown, reStructuredText, the report's HTML
+    and the report's front page."""
+    return [
+        "results/findings.md",
+        "results/findings.rst",
+        "results/findings.html",
+        "results/report_front.rst",
+    ]
+
+
+def table_page_outputs(outputs):
+    """An HTML page beside every final top-level result table of a scenario folder."""
+    pages = []
+    for path in outputs:
+        parts = Path(path).parts
+        if path.endswith(".tsv") and len(parts) == 3 and parts[1] in TABLE_SECTIONS:
+            pages.append(str(Path(path).with_suffix(".html")))
+    return pages
+
+
+def dictionary_outputs(outputs):
+    """The data dictionary as a report page (a default target)."""
+    return ["results/data_dictionary.html"]

@@ -1,0 +1,71 @@
+"""jacobian_method (auto | exact | matrix_free) of the image scenarios' adversarial measures."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+import torch
+
+from advtransfer.images import measures
+from advtransfer.images.architectures import build_model
+
+TAU_KEYS = ("tau1", "tau2", "alpha", "lambda_source", "lambda_reference")
+
+
+def _args(d_source: int = 4):
+    torch.manual_seed(0)
+    source = build_model("digits_cnn", d_source, 1, [0.3], [0.4]).eval()
+    reference = build_model("digits_cnn", 10, 1, [0.3], [0.4]).eval()
+    x = torch.rand(6, 1, 8, 8)
+    y = torch.tensor([0, 9, 3, 7, 5, 2])
+    x_adv = (x + 0.05).clamp(0, 1)
+    return source, reference, x, y, x_adv, x_adv.flip(0)
+
+
+@pytest.mark.parametrize("shape, budget, expected", [
+    ((200, 10, 10, 64), 2000, "exact"),              # 1 MB of Jacobians
+    ((1000, 8000, 512, 3 * 64 * 64), 2000, "matrix_free"),   # ~400 GB
+    ((200, 10, 10, 64), 0.5, "matrix_free"),         # the same small case, tiny budget
+])
+def test_auto_picks_by_memory_budget(shape, budget, expected, caplog):
+    with caplog.at_level(logging.INFO, logger=measures.__name__):
+        assert measures.choose_jacobian_method("auto", *shape, memory_mb=budget) == expected
+    assert f"-> {expected}" in caplog.text  # the choice is logged
+    assert measures.choose_jacobian_method("exact", *shape, memory_mb=budget) == "exact"
+    assert measures.choose_jacobian_method("matrix_free", *shape) == "matrix_free"
+
+
+def test_default_budget_is_documented_value():
+    assert measures.JACOBIAN_MEMORY_MB == 2000
+    # 4 points x (4 + 10) outputs x 64 pixels x 4 bytes = 14 kB: exact by default
+    assert measures.choose_jacobian_method("auto", 4, 4, 10, 64) == "exact"
+
+
+@pytest.mark.parametrize("output", ["centered_logits", "logits", "features"])
+def test_exact_and_matrix_free_give_the_same_row(output):
+    args = _args()
+    exact = measures.adversarial_measures(*args, jacobian_points=4, jacobian_output=output,
+                                          jacobian_method="exact")
+    auto_small = measures.adversarial_measures(*args, jacobian_points=4, jacobian_output=output,
+                                               jacobian_memory_mb=1e-6)  # auto, tiny budget
+    free = measures.adversarial_measures(*args, jacobian_points=4, jacobian_output=output,
+                                         jacobian_method="matrix_free")
+    assert exact["jacobian_method"] == "exact" and exact["n_not_converged"] == 0
+    assert free["jacobian_method"] == "matrix_free" == auto_small["jacobian_method"]
+    assert free["n_not_converged"] == 0
+    assert set(free) == set(exact)
+    for key in TAU_KEYS:
+        assert free[key] == pytest.approx(exact[key], abs=1e-3), key
+        assert auto_small[key] == free[key]
+    for key in set(exact) - set(TAU_KEYS) - {"jacobian_method", "tau2_logits"}:
+        assert free[key] == exact[key], key
+    if output == "logits":
+        assert free["tau2_logits"] == free["tau2"]
+    else:  # a second solve on the raw logits is not done on the matrix-free path
+        assert free["tau2_logits"] != free["tau2_logits"]
+
+
+def test_unknown_method_is_rejected():
+    with pytest.raises(ValueError, match="jacobian_method"):
+        measures.adversarial_measures(*_args(), jacobian_points=4, jacobian_method="svd")
