@@ -8,6 +8,11 @@ CORES  ?= all
 # pytest-xdist workers; they share one run of the tiny default workflow (tests/conftest.py)
 WORKERS ?= 2
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+# `make run CONFIG=configs/celeba.yaml`: config files merged into config.yaml (in order),
+# checked first so that a YAML error names the file and the line
+CONFIG ?=
+CONFIGFILES := $(if $(strip $(CONFIG)),--configfile $(CONFIG),)
+CHECK  := PYTHONPATH=src $(BIN)/python -m advtransfer.config
 
 .PHONY: run test install report lint format clean bench
 
@@ -24,12 +29,14 @@ $(STAMP): pyproject.toml | $(BIN)/python
 install: $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/snakemake --cores $(CORES)
-	@echo; cat results/findings.md
+	$(CHECK) check config.yaml $(CONFIG)
+	$(BIN)/snakemake --cores $(CORES) $(CONFIGFILES)
+	@echo; cat results/$$($(CHECK) run-name config.yaml $(CONFIG))/findings.md
 
 report: $(STAMP)
-	$(BIN)/snakemake --cores $(CORES)
-	$(BIN)/snakemake --report results/report.html
+	$(CHECK) check config.yaml $(CONFIG)
+	$(BIN)/snakemake --cores $(CORES) $(CONFIGFILES)
+	$(BIN)/snakemake $(CONFIGFILES) --report results/$$($(CHECK) run-name config.yaml $(CONFIG))/report.html
 
 test: $(STAMP)
 	$(BIN)/snakefmt --check Snakefile rules/

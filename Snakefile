@@ -1,11 +1,12 @@
 # advtransfer: does adversarial transferability indicate knowledge transferability?
 #
-# Output grammar: results/<scenario>/<stage>/<entity wildcards>/<name>.<ext>
-#   results/synthetic/data/rbf.safetensors         generated RBF regression data
-#   results/synthetic/models/<model>.safetensors   trained sigmoid MLPs (+ .json sidecar)
-#   results/synthetic/sweep/<set>.tsv              sweep over t for one set of sources
-#   results/synthetic/sweep.tsv, figure2.png/.svg  paper Figure 2
-# Logs mirror outputs under logs/, benchmarks under benchmarks/runs/.
+# Output grammar: results/<run>/<scenario>/<stage>/<entity wildcards>/<name>.<ext>, with
+# <run> the config's `run` (default: "default"), e.g.
+#   results/default/synthetic/data/rbf.safetensors         generated RBF regression data
+#   results/default/synthetic/models/<model>.safetensors   trained sigmoid MLPs (+ .json)
+#   results/default/synthetic/sweep/<set>.tsv              sweep over t for one set of sources
+#   results/default/synthetic/sweep.tsv, figure2.png/.svg  paper Figure 2
+# Logs mirror outputs under logs/<run>/, benchmarks under benchmarks/runs/<run>/.
 
 
 import sys
@@ -31,7 +32,7 @@ configfile: "config.yaml"
 # The report opens on the findings once rule write_findings has written its front page
 # (report/workflow.rst followed by the findings of this run); before that, on workflow.rst.
 # An absolute path: the page lives in the working directory, not beside this Snakefile.
-FRONT_PAGE = Path("results/report_front.rst")
+FRONT_PAGE = Path("results", str(config.get("run", "default")), "report_front.rst")
 
 
 report: str(FRONT_PAGE.resolve()) if FRONT_PAGE.is_file() else "report/workflow.rst"

@@ -1,7 +1,8 @@
 """Summarise the per-rule `benchmark:` files of a run into one table.
 
-Every expensive rule writes `benchmarks/runs/<scenario>/<rule>/<wildcards>.tsv` (or
-`benchmarks/runs/<scenario>/<rule>.tsv` when it has no wildcards): one row per repeat with
+Every expensive rule writes `benchmarks/runs/<run>/<scenario>/<rule>/<wildcards>.tsv` (or
+`benchmarks/runs/<run>/<scenario>/<rule>.tsv` when it has no wildcards; <run> is the
+config's `run`, "default" for the default config): one row per repeat with
 the wall time `s`, the peak resident memory `max_rss` (MB), `cpu_time` and more (see
 benchmarks/README.md). This script prints one row per job, slowest first, or one row per
 rule with `--by-rule`. Next to the measurements it puts the memory (`mem_mb`) and wall time
@@ -12,7 +13,7 @@ Usage:
     python benchmarks/summarize.py [RUNS_DIR] [--by-rule] [--tsv] [--out FILE]
                                    [--logs DIR]
 
-RUNS_DIR defaults to benchmarks/runs and --logs to .snakemake/log (both relative to the
+RUNS_DIR defaults to benchmarks/runs/default (the default run) and --logs to .snakemake/log (both relative to the
 working directory of the run).
 """
 
@@ -126,8 +127,8 @@ def by_rule(jobs: pd.DataFrame) -> pd.DataFrame:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("runs", nargs="?", default="benchmarks/runs", type=Path,
-                        help="directory of benchmark files (default: benchmarks/runs)")
+    parser.add_argument("runs", nargs="?", default="benchmarks/runs/default", type=Path,
+                        help="benchmark files of one run (default: benchmarks/runs/default)")
     parser.add_argument("--by-rule", action="store_true", help="one row per rule")
     parser.add_argument("--tsv", action="store_true", help="print TSV instead of a text table")
     parser.add_argument("--out", type=Path, help="also write the table as TSV to this file")

@@ -3,9 +3,9 @@
 # Training, PGD and the adversarial measures are the shared image stages of
 # rules/transfer.smk; the data, the verification / identity-probe measures and the
 # summary (which adds normalised adversarial transferability and Table 1) live here.
-#   results/attributes/data/{target,probe}.safetensors, data/pairs/<benchmark>.safetensors
-#   results/attributes/recognition/<model>.tsv   verification + identity probe per model
-#   results/attributes/{transfer,correlation,table1}.tsv, table1.png/.svg, scatter.png/.svg
+#   results/<run>/attributes/data/{target,probe}.safetensors, data/pairs/<benchmark>.safetensors
+#   results/<run>/attributes/recognition/<model>.tsv   verification + identity probe per model
+#   results/<run>/attributes/{transfer,correlation,table1}.tsv, table1.png/.svg, scatter.png/.svg
 
 
 # The attributes summary replaces the generic one of rules/transfer.smk for this scenario.
@@ -15,16 +15,16 @@ ruleorder: plot_attributes > plot_transfer
 
 rule build_attribute_datasets:
     output:
-        target="results/attributes/data/target.safetensors",
-        probe="results/attributes/data/probe.safetensors",
+        target=result("attributes/data/target.safetensors"),
+        probe=result("attributes/data/probe.safetensors"),
         pairs=expand(
-            "results/attributes/data/pairs/{benchmark}.safetensors",
+            result("attributes/data/pairs/{benchmark}.safetensors"),
             benchmark=attribute_benchmarks(),
         ),
     log:
-        "logs/attributes/build_attribute_datasets.log",
+        logfile("attributes/build_attribute_datasets.log"),
     benchmark:
-        "benchmarks/runs/attributes/build_attribute_datasets.tsv"
+        benchfile("attributes/build_attribute_datasets.tsv")
     conda:
         "../envs/advtransfer.yaml"
     # JPEG decoding of CelebA and the .bin benchmarks runs in threads
@@ -41,15 +41,15 @@ rule build_attribute_datasets:
 
 rule measure_recognition:
     input:
-        model="results/attributes/models/{model}.safetensors",
-        probe="results/attributes/data/probe.safetensors",
+        model=result("attributes/models/{model}.safetensors"),
+        probe=result("attributes/data/probe.safetensors"),
         pairs=get_attribute_pairs,
     output:
-        row="results/attributes/recognition/{model}.tsv",
+        row=result("attributes/recognition/{model}.tsv"),
     log:
-        "logs/attributes/measure_recognition/{model}.log",
+        logfile("attributes/measure_recognition/{model}.log"),
     benchmark:
-        "benchmarks/runs/attributes/measure_recognition/{model}.tsv"
+        benchfile("attributes/measure_recognition/{model}.tsv")
     conda:
         "../envs/advtransfer.yaml"
     threads: 1
@@ -71,28 +71,28 @@ rule summarize_attributes:
         unpack(get_attribute_tables),
     output:
         transfer=report(
-            "results/attributes/transfer.tsv",
+            result("attributes/transfer.tsv"),
             caption="../report/attributes_transfer.rst",
             category="attributes",
             subcategory="tables",
             labels={"table": "transfer", "format": "TSV"},
         ),
         correlation=report(
-            "results/attributes/correlation.tsv",
+            result("attributes/correlation.tsv"),
             caption="../report/attributes_correlation.rst",
             category="attributes",
             subcategory="tables",
             labels={"table": "correlation", "format": "TSV"},
         ),
         table1=report(
-            "results/attributes/table1.tsv",
+            result("attributes/table1.tsv"),
             caption="../report/attributes_table1.rst",
             category="attributes",
             subcategory="tables",
             labels={"table": "table1", "format": "TSV"},
         ),
     log:
-        "logs/attributes/summarize_attributes.log",
+        logfile("attributes/summarize_attributes.log"),
     localrule: True
     conda:
         "../envs/advtransfer.yaml"
@@ -111,28 +111,28 @@ rule summarize_attributes:
 
 rule plot_attributes:
     input:
-        transfer="results/attributes/transfer.tsv",
-        correlation="results/attributes/correlation.tsv",
-        table1="results/attributes/table1.tsv",
+        transfer=result("attributes/transfer.tsv"),
+        correlation=result("attributes/correlation.tsv"),
+        table1=result("attributes/table1.tsv"),
     output:
         table1=report(
-            "results/attributes/table1.png",
+            result("attributes/table1.png"),
             caption="../report/attributes_table1.rst",
             category="attributes",
             subcategory="figures",
             labels={"figure": "Table 1"},
         ),
-        table1_svg="results/attributes/table1.svg",
+        table1_svg=result("attributes/table1.svg"),
         scatter=report(
-            "results/attributes/scatter.png",
+            result("attributes/scatter.png"),
             caption="../report/attributes_scatter.rst",
             category="attributes",
             subcategory="figures",
             labels={"figure": "scatter"},
         ),
-        scatter_svg="results/attributes/scatter.svg",
+        scatter_svg=result("attributes/scatter.svg"),
     log:
-        "logs/attributes/plot_attributes.log",
+        logfile("attributes/plot_attributes.log"),
     localrule: True
     conda:
         "../envs/advtransfer.yaml"

@@ -4,15 +4,15 @@
 # each candidate gets adversarial measures (one job each: attack and measure) and a
 # verified linear-probe accuracy (one job for all: a job's start-up dominates). The
 # leaderboard stages (rules/leaderboard.smk) add every estimator and rank them all.
-#   results/byo/example/target/, <model>.pt2    what the example writes from the default run
+#   results/<run>/byo/example/target/, <model>.pt2    what the example writes from the default run
 #                                               (byo.target.from_imageset, `export_from`)
-#   results/byo/models/candidates.tsv           the checked candidates (+ cost estimates)
-#   results/byo/data/target.safetensors         the image folder, resized and split
-#   results/byo/models/reference.safetensors    reference model trained on the target
-#   results/byo/attacks/reference.safetensors   PGD images of the reference
-#   results/byo/adversarial/<model>.tsv         one candidate's attack and adversarial measures
-#   results/byo/probes.tsv                      every candidate's verified transfer accuracy
-#   results/byo/transfer.tsv                    all candidates (+ leaderboard outputs)
+#   results/<run>/byo/models/candidates.tsv           the checked candidates (+ cost estimates)
+#   results/<run>/byo/data/target.safetensors         the image folder, resized and split
+#   results/<run>/byo/models/reference.safetensors    reference model trained on the target
+#   results/<run>/byo/attacks/reference.safetensors   PGD images of the reference
+#   results/<run>/byo/adversarial/<model>.tsv         one candidate's attack and adversarial measures
+#   results/<run>/byo/probes.tsv                      every candidate's verified transfer accuracy
+#   results/<run>/byo/transfer.tsv                    all candidates (+ leaderboard outputs)
 
 
 if byo_folder_generated():
@@ -23,7 +23,7 @@ if byo_folder_generated():
         output:
             folder=directory(config["byo"]["target"]["image_folder"]),
         log:
-            "logs/byo/byo_example_folder.log",
+            logfile("byo/byo_example_folder.log"),
         conda:
             "../envs/advtransfer.yaml"
         threads: 1
@@ -42,7 +42,7 @@ rule export_byo_model:
     output:
         model=BYO_EXPORTED,
     log:
-        "logs/byo/export_byo_model/{model}.{ext}.log",
+        logfile("byo/export_byo_model/{model}.{ext}.log"),
     wildcard_constraints:
         ext="pt2|pt",
     conda:
@@ -70,7 +70,7 @@ rule check_byo_models:
             labels={"table": "candidates", "format": "TSV"},
         ),
     log:
-        "logs/byo/check_byo_models.log",
+        logfile("byo/check_byo_models.log"),
     conda:
         "../envs/advtransfer.yaml"
     threads: 1
@@ -93,9 +93,9 @@ rule build_byo_dataset:
     output:
         data=BYO_DATA,
     log:
-        "logs/byo/build_byo_dataset.log",
+        logfile("byo/build_byo_dataset.log"),
     benchmark:
-        "benchmarks/runs/byo/build_byo_dataset.tsv"
+        benchfile("byo/build_byo_dataset.tsv")
     conda:
         "../envs/advtransfer.yaml"
     threads: 1
@@ -115,11 +115,11 @@ rule train_byo_reference:
         checked=BYO_CANDIDATES,
     output:
         model=BYO_REFERENCE,
-        meta=f"results/byo/models/{REFERENCE}.json",
+        meta=result(f"byo/models/{REFERENCE}.json"),
     log:
-        "logs/byo/train_byo_reference.log",
+        logfile("byo/train_byo_reference.log"),
     benchmark:
-        "benchmarks/runs/byo/train_byo_reference.tsv"
+        benchfile("byo/train_byo_reference.tsv")
     conda:
         "../envs/advtransfer.yaml"
     threads: 1
@@ -139,11 +139,11 @@ rule attack_byo_reference:
         model=BYO_REFERENCE,
         data=BYO_DATA,
     output:
-        adv=f"results/byo/attacks/{REFERENCE}.safetensors",
+        adv=result(f"byo/attacks/{REFERENCE}.safetensors"),
     log:
-        "logs/byo/attack_byo_reference.log",
+        logfile("byo/attack_byo_reference.log"),
     benchmark:
-        "benchmarks/runs/byo/attack_byo_reference.tsv"
+        benchfile("byo/attack_byo_reference.tsv")
     conda:
         "../envs/advtransfer.yaml"
     threads: 1
@@ -162,13 +162,13 @@ rule measure_byo_adversarial:
     input:
         unpack(get_byo_model_input),
         reference=BYO_REFERENCE,
-        adv_reference=f"results/byo/attacks/{REFERENCE}.safetensors",
+        adv_reference=result(f"byo/attacks/{REFERENCE}.safetensors"),
     output:
-        row="results/byo/adversarial/{model}.tsv",
+        row=result("byo/adversarial/{model}.tsv"),
     log:
-        "logs/byo/measure_byo_adversarial/{model}.log",
+        logfile("byo/measure_byo_adversarial/{model}.log"),
     benchmark:
-        "benchmarks/runs/byo/measure_byo_adversarial/{model}.tsv"
+        benchfile("byo/measure_byo_adversarial/{model}.tsv")
     conda:
         "../envs/advtransfer.yaml"
     threads: 1
@@ -195,11 +195,11 @@ rule fit_byo_probes:
         data=BYO_DATA,
         checked=BYO_CANDIDATES,
     output:
-        table="results/byo/probes.tsv",
+        table=result("byo/probes.tsv"),
     log:
-        "logs/byo/fit_byo_probes.log",
+        logfile("byo/fit_byo_probes.log"),
     benchmark:
-        "benchmarks/runs/byo/fit_byo_probes.tsv"
+        benchfile("byo/fit_byo_probes.tsv")
     conda:
         "../envs/advtransfer.yaml"
     threads: 1
@@ -220,14 +220,14 @@ rule summarize_byo_transfer:
         unpack(get_byo_source_tables),
     output:
         transfer=report(
-            "results/byo/transfer.tsv",
+            result("byo/transfer.tsv"),
             caption="../report/byo_transfer.rst",
             category="byo",
             subcategory="tables",
             labels={"table": "transfer", "format": "TSV"},
         ),
     log:
-        "logs/byo/summarize_byo_transfer.log",
+        logfile("byo/summarize_byo_transfer.log"),
     localrule: True
     conda:
         "../envs/advtransfer.yaml"

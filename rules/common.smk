@@ -33,6 +33,26 @@ validate_config(
 
 REFERENCE = "reference"
 
+#: The run's name (config key `run`, "default" unless a config sets it): every output of a
+#: run lives under results/<run>/, its logs under logs/<run>/ and its benchmarks under
+#: benchmarks/runs/<run>/, so that two configs never overwrite each other's results.
+RUN = config["run"]
+
+
+def result(path):
+    """`path` (relative, may hold wildcards) under this run's results folder."""
+    return f"results/{RUN}/{path}"
+
+
+def logfile(path):
+    """`path` under this run's logs folder."""
+    return f"logs/{RUN}/{path}"
+
+
+def benchfile(path):
+    """`path` under this run's benchmarks folder (Snakemake's benchmark: files)."""
+    return f"benchmarks/runs/{RUN}/{path}"
+
 
 include: "common/synthetic.smk"
 include: "common/distributions.smk"
@@ -106,7 +126,7 @@ def scenario_outputs():
 def image_scenario_outputs(scenario):
     """Summary tables and figures of an image scenario (rules/transfer.smk)."""
     return expand(
-        "results/{scenario}/{name}",
+        result("{scenario}/{name}"),
         scenario=scenario,
         name=[
             "transfer.tsv",
@@ -148,7 +168,9 @@ def get_training_data(wildcards):
             f"unknown model {wildcards.model!r} in scenario {wildcards.scenario}; "
             f"known: {', '.join(table)}"
         )
-    return f"results/{wildcards.scenario}/data/{table[wildcards.model]['dataset']}.safetensors"
+    return result(
+        f"{wildcards.scenario}/data/{table[wildcards.model]['dataset']}.safetensors"
+    )
 
 
 def get_training_seed(wildcards):
@@ -172,12 +194,12 @@ def get_source_tables(wildcards):
     models = list(image_sources(wildcards.scenario))
     return {
         "adversarial": expand(
-            "results/{scenario}/adversarial/{model}.tsv",
+            result("{scenario}/adversarial/{model}.tsv"),
             scenario=wildcards.scenario,
             model=models,
         ),
         "probe": expand(
-            "results/{scenario}/probe/{model}.tsv",
+            result("{scenario}/probe/{model}.tsv"),
             scenario=wildcards.scenario,
             model=models,
         ),

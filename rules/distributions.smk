@@ -6,13 +6,13 @@
 rule build_distribution_datasets:
     output:
         data=expand(
-            "results/distributions/data/{dataset}.safetensors",
+            result("distributions/data/{dataset}.safetensors"),
             dataset=distribution_datasets(),
         ),
     log:
-        "logs/distributions/build_distribution_datasets.log",
+        logfile("distributions/build_distribution_datasets.log"),
     benchmark:
-        "benchmarks/runs/distributions/build_distribution_datasets.tsv"
+        benchfile("distributions/build_distribution_datasets.tsv")
     conda:
         "../envs/advtransfer.yaml"
     threads: 1

@@ -1,9 +1,9 @@
 # Run-wide pages, written from the result tables after every scenario's rules:
-#   results/findings.md / .rst / .html   per scenario: the primary hypothesis, its
+#   results/<run>/findings.md / .rst / .html   per scenario: the primary hypothesis, its
 #                                        coefficient, interval and adjusted p, and a verdict
-#   results/report_front.rst             the report's front page (report/workflow.rst + findings)
-#   results/<scenario>/<table>.html      every final result table, readable in the report
-#   results/data_dictionary.html         schemas/outputs.yaml: meaning, unit and direction
+#   results/<run>/report_front.rst             the report's front page (report/workflow.rst + findings)
+#   results/<run>/<scenario>/<table>.html      every final result table, readable in the report
+#   results/<run>/data_dictionary.html         schemas/outputs.yaml: meaning, unit and direction
 #                                        of every column of every result table
 
 
@@ -12,18 +12,18 @@ rule write_findings:
         unpack(get_findings_inputs),
         head=str(Path(workflow.basedir) / "report/workflow.rst"),
     output:
-        markdown="results/findings.md",
-        rst="results/findings.rst",
+        markdown=result("findings.md"),
+        rst=result("findings.rst"),
         html=report(
-            "results/findings.html",
+            result("findings.html"),
             caption="../report/findings.rst",
             category="Findings",
             subcategory="summary",
             labels={"page": "findings"},
         ),
-        front="results/report_front.rst",
+        front=result("report_front.rst"),
     log:
-        "logs/findings/write_findings.log",
+        logfile("findings/write_findings.log"),
     localrule: True
     conda:
         "../envs/advtransfer.yaml"
@@ -51,14 +51,14 @@ rule render_tables:
             report(
                 page,
                 caption="../report/table_page.rst",
-                category=Path(page).parts[1],
+                category=Path(page).parts[2],  # results/<run>/<scenario>/...
                 subcategory="tables (readable)",
                 labels={"table": Path(page).stem, "format": "HTML"},
             )
             for page in TABLE_PAGES
         ],
     log:
-        "logs/findings/render_tables.log",
+        logfile("findings/render_tables.log"),
     localrule: True
     conda:
         "../envs/advtransfer.yaml"
@@ -75,14 +75,14 @@ rule render_data_dictionary:
         dictionary=DATA_DICTIONARY,
     output:
         page=report(
-            "results/data_dictionary.html",
+            result("data_dictionary.html"),
             caption="../report/data_dictionary.rst",
             category="Data dictionary",
             subcategory="columns",
             labels={"page": "data dictionary"},
         ),
     log:
-        "logs/findings/render_data_dictionary.log",
+        logfile("findings/render_data_dictionary.log"),
     localrule: True
     conda:
         "../envs/advtransfer.yaml"

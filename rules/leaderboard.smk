@@ -2,21 +2,21 @@
 # score each source with every estimator on the target training data (one job for the
 # pool: a job's start-up costs more than most estimators), rank all measures
 # (estimators and adversarial measures) against linear-probe accuracy, and plot.
-#   results/<board>/estimators.tsv           every source's estimator scores and timings
-#   results/<board>/source_scores.tsv        every measure and the truth, one row per source
-#   results/<board>/leaderboard.tsv          agreement with the truth (+ intervals) and cost
-#   results/<board>/leaderboard.png / .svg   the leaderboard figure
+#   results/<run>/<board>/estimators.tsv           every source's estimator scores and timings
+#   results/<run>/<board>/source_scores.tsv        every measure and the truth, one row per source
+#   results/<run>/<board>/leaderboard.tsv          agreement with the truth (+ intervals) and cost
+#   results/<run>/<board>/leaderboard.png / .svg   the leaderboard figure
 
 
 rule score_estimators:
     input:
         unpack(get_score_inputs),
     output:
-        scores="results/{board}/estimators.tsv",
+        scores=result("{board}/estimators.tsv"),
     log:
-        "logs/{board}/score_estimators.log",
+        logfile("{board}/score_estimators.log"),
     benchmark:
-        "benchmarks/runs/{board}/score_estimators.tsv"
+        benchfile("{board}/score_estimators.tsv")
     conda:
         "../envs/advtransfer.yaml"
     threads: 1
@@ -41,21 +41,21 @@ rule rank_estimators:
         unpack(get_board_inputs),
     output:
         board=report(
-            "results/{board}/leaderboard.tsv",
+            result("{board}/leaderboard.tsv"),
             caption="../report/leaderboard_table.rst",
             category="{board}",
             subcategory="tables",
             labels={"table": "leaderboard", "format": "TSV"},
         ),
         sources=report(
-            "results/{board}/source_scores.tsv",
+            result("{board}/source_scores.tsv"),
             caption="../report/leaderboard_sources.rst",
             category="{board}",
             subcategory="tables",
             labels={"table": "source_scores", "format": "TSV"},
         ),
     log:
-        "logs/{board}/rank_estimators.log",
+        logfile("{board}/rank_estimators.log"),
     localrule: True
     conda:
         "../envs/advtransfer.yaml"
@@ -76,18 +76,18 @@ rule rank_estimators:
 
 rule plot_leaderboard:
     input:
-        board="results/{board}/leaderboard.tsv",
+        board=result("{board}/leaderboard.tsv"),
     output:
         figure=report(
-            "results/{board}/leaderboard.png",
+            result("{board}/leaderboard.png"),
             caption="../report/leaderboard_figure.rst",
             category="{board}",
             subcategory="figures",
             labels={"figure": "leaderboard"},
         ),
-        figure_svg="results/{board}/leaderboard.svg",
+        figure_svg=result("{board}/leaderboard.svg"),
     log:
-        "logs/{board}/plot_leaderboard.log",
+        logfile("{board}/plot_leaderboard.log"),
     localrule: True
     conda:
         "../envs/advtransfer.yaml"

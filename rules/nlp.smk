@@ -1,24 +1,24 @@
 # Knowledge transfer among text data sets (Liang et al. §4.2, NLP; docs/method.md §9.5):
 # prepare data + encoder -> fine-tune sources and reference -> TextFooler-style attacks
 # -> adversarial measures / linear probes -> summary and figures.
-#   results/nlp/data/<dataset>.csv, .json        normalised data set (split, label, text)
-#   results/nlp/encoder/base.json                the checked pretrained encoder
-#   results/nlp/models/<model>/model.safetensors fine-tuned classifier (+ advtransfer.json)
-#   results/nlp/attacks/<model>.tsv              adversarial sentences of one model
-#   results/nlp/adversarial|probe/<model>.tsv    one row of measures per source
-#   results/nlp/transfer.tsv, correlation.tsv, figure3.*, scatter.*
+#   results/<run>/nlp/data/<dataset>.csv, .json        normalised data set (split, label, text)
+#   results/<run>/nlp/encoder/base.json                the checked pretrained encoder
+#   results/<run>/nlp/models/<model>/model.safetensors fine-tuned classifier (+ advtransfer.json)
+#   results/<run>/nlp/attacks/<model>.tsv              adversarial sentences of one model
+#   results/<run>/nlp/adversarial|probe/<model>.tsv    one row of measures per source
+#   results/<run>/nlp/transfer.tsv, correlation.tsv, figure3.*, scatter.*
 
 
 rule prepare_text_dataset:
     input:
         files=get_nlp_dataset_files,
     output:
-        data="results/nlp/data/{dataset}.csv",
-        meta="results/nlp/data/{dataset}.json",
+        data=result("nlp/data/{dataset}.csv"),
+        meta=result("nlp/data/{dataset}.json"),
     log:
-        "logs/nlp/prepare_text_dataset/{dataset}.log",
+        logfile("nlp/prepare_text_dataset/{dataset}.log"),
     benchmark:
-        "benchmarks/runs/nlp/prepare_text_dataset/{dataset}.tsv"
+        benchfile("nlp/prepare_text_dataset/{dataset}.tsv")
     conda:
         "../envs/advtransfer.yaml"
     threads: 1
@@ -38,11 +38,11 @@ rule prepare_text_encoder:
     input:
         unpack(get_nlp_encoder_inputs),
     output:
-        info="results/nlp/encoder/base.json",
+        info=result("nlp/encoder/base.json"),
     log:
-        "logs/nlp/prepare_text_encoder.log",
+        logfile("nlp/prepare_text_encoder.log"),
     benchmark:
-        "benchmarks/runs/nlp/prepare_text_encoder.tsv"
+        benchfile("nlp/prepare_text_encoder.tsv")
     conda:
         "../envs/advtransfer.yaml"
     threads: 1
@@ -60,14 +60,14 @@ rule prepare_text_encoder:
 rule finetune_text_classifier:
     input:
         unpack(get_nlp_model_data),
-        encoder="results/nlp/encoder/base.json",
+        encoder=result("nlp/encoder/base.json"),
     output:
-        model="results/nlp/models/{model}/model.safetensors",
-        meta="results/nlp/models/{model}/advtransfer.json",
+        model=result("nlp/models/{model}/model.safetensors"),
+        meta=result("nlp/models/{model}/advtransfer.json"),
     log:
-        "logs/nlp/finetune_text_classifier/{model}.log",
+        logfile("nlp/finetune_text_classifier/{model}.log"),
     benchmark:
-        "benchmarks/runs/nlp/finetune_text_classifier/{model}.tsv"
+        benchfile("nlp/finetune_text_classifier/{model}.tsv")
     conda:
         "../envs/advtransfer.yaml"
     threads: 1
@@ -88,11 +88,11 @@ rule attack_textfooler:
     input:
         unpack(get_nlp_attack_inputs),
     output:
-        attack="results/nlp/attacks/{model}.tsv",
+        attack=result("nlp/attacks/{model}.tsv"),
     log:
-        "logs/nlp/attack_textfooler/{model}.log",
+        logfile("nlp/attack_textfooler/{model}.log"),
     benchmark:
-        "benchmarks/runs/nlp/attack_textfooler/{model}.tsv"
+        benchfile("nlp/attack_textfooler/{model}.tsv")
     conda:
         "../envs/advtransfer.yaml"
     threads: 1
@@ -108,16 +108,16 @@ rule attack_textfooler:
 
 rule measure_text_adversarial:
     input:
-        source="results/nlp/models/{model}/model.safetensors",
-        reference="results/nlp/models/reference/model.safetensors",
-        adv_source="results/nlp/attacks/{model}.tsv",
-        adv_reference="results/nlp/attacks/reference.tsv",
+        source=result("nlp/models/{model}/model.safetensors"),
+        reference=result("nlp/models/reference/model.safetensors"),
+        adv_source=result("nlp/attacks/{model}.tsv"),
+        adv_reference=result("nlp/attacks/reference.tsv"),
     output:
-        row="results/nlp/adversarial/{model}.tsv",
+        row=result("nlp/adversarial/{model}.tsv"),
     log:
-        "logs/nlp/measure_text_adversarial/{model}.log",
+        logfile("nlp/measure_text_adversarial/{model}.log"),
     benchmark:
-        "benchmarks/runs/nlp/measure_text_adversarial/{model}.tsv"
+        benchfile("nlp/measure_text_adversarial/{model}.tsv")
     conda:
         "../envs/advtransfer.yaml"
     threads: 1
@@ -137,13 +137,13 @@ rule measure_text_adversarial:
 rule fit_text_probe:
     input:
         unpack(get_nlp_target_data),
-        source="results/nlp/models/{model}/model.safetensors",
+        source=result("nlp/models/{model}/model.safetensors"),
     output:
-        row="results/nlp/probe/{model}.tsv",
+        row=result("nlp/probe/{model}.tsv"),
     log:
-        "logs/nlp/fit_text_probe/{model}.log",
+        logfile("nlp/fit_text_probe/{model}.log"),
     benchmark:
-        "benchmarks/runs/nlp/fit_text_probe/{model}.tsv"
+        benchfile("nlp/fit_text_probe/{model}.tsv")
     conda:
         "../envs/advtransfer.yaml"
     threads: 1
@@ -164,21 +164,21 @@ rule summarize_nlp_transfer:
         unpack(get_nlp_source_tables),
     output:
         transfer=report(
-            "results/nlp/transfer.tsv",
+            result("nlp/transfer.tsv"),
             caption="../report/nlp_transfer_table.rst",
             category="nlp",
             subcategory="tables",
             labels={"table": "transfer", "format": "TSV"},
         ),
         correlation=report(
-            "results/nlp/correlation.tsv",
+            result("nlp/correlation.tsv"),
             caption="../report/nlp_correlation_table.rst",
             category="nlp",
             subcategory="tables",
             labels={"table": "correlation", "format": "TSV"},
         ),
     log:
-        "logs/nlp/summarize_nlp_transfer.log",
+        logfile("nlp/summarize_nlp_transfer.log"),
     localrule: True
     conda:
         "../envs/advtransfer.yaml"
@@ -195,27 +195,27 @@ rule summarize_nlp_transfer:
 
 rule plot_nlp_transfer:
     input:
-        transfer="results/nlp/transfer.tsv",
-        correlation="results/nlp/correlation.tsv",
+        transfer=result("nlp/transfer.tsv"),
+        correlation=result("nlp/correlation.tsv"),
     output:
         figure3=report(
-            "results/nlp/figure3.png",
+            result("nlp/figure3.png"),
             caption="../report/nlp_figure3.rst",
             category="nlp",
             subcategory="figures",
             labels={"figure": "Figure 3 (text)"},
         ),
-        figure3_svg="results/nlp/figure3.svg",
+        figure3_svg=result("nlp/figure3.svg"),
         scatter=report(
-            "results/nlp/scatter.png",
+            result("nlp/scatter.png"),
             caption="../report/nlp_scatter.rst",
             category="nlp",
             subcategory="figures",
             labels={"figure": "scatter"},
         ),
-        scatter_svg="results/nlp/scatter.svg",
+        scatter_svg=result("nlp/scatter.svg"),
     log:
-        "logs/nlp/plot_nlp_transfer.log",
+        logfile("nlp/plot_nlp_transfer.log"),
     localrule: True
     conda:
         "../envs/advtransfer.yaml"

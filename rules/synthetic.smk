@@ -3,9 +3,9 @@
 
 rule generate_rbf_data:
     output:
-        data="results/synthetic/data/rbf.safetensors",
+        data=result("synthetic/data/rbf.safetensors"),
     log:
-        "logs/synthetic/generate_rbf_data.log",
+        logfile("synthetic/generate_rbf_data.log"),
     conda:
         "../envs/advtransfer.yaml"
     threads: 1
@@ -21,14 +21,14 @@ rule generate_rbf_data:
 
 rule train_mlp:
     input:
-        data="results/synthetic/data/rbf.safetensors",
+        data=result("synthetic/data/rbf.safetensors"),
     output:
-        model="results/synthetic/models/{mlp}.safetensors",
-        meta="results/synthetic/models/{mlp}.json",
+        model=result("synthetic/models/{mlp}.safetensors"),
+        meta=result("synthetic/models/{mlp}.json"),
     log:
-        "logs/synthetic/train_mlp/{mlp}.log",
+        logfile("synthetic/train_mlp/{mlp}.log"),
     benchmark:
-        "benchmarks/runs/synthetic/train_mlp/{mlp}.tsv"
+        benchfile("synthetic/train_mlp/{mlp}.tsv")
     conda:
         "../envs/advtransfer.yaml"
     threads: 1
@@ -44,13 +44,13 @@ rule train_mlp:
 rule sweep_transferability:
     input:
         unpack(get_sweep_models),
-        data="results/synthetic/data/rbf.safetensors",
+        data=result("synthetic/data/rbf.safetensors"),
     output:
-        table="results/synthetic/sweep/{set}.tsv",
+        table=result("synthetic/sweep/{set}.tsv"),
     log:
-        "logs/synthetic/sweep_transferability/{set}.log",
+        logfile("synthetic/sweep_transferability/{set}.log"),
     benchmark:
-        "benchmarks/runs/synthetic/sweep_transferability/{set}.tsv"
+        benchfile("synthetic/sweep_transferability/{set}.tsv")
     conda:
         "../envs/advtransfer.yaml"
     threads: 1
@@ -65,30 +65,30 @@ rule sweep_transferability:
 
 rule plot_figure2:
     input:
-        tables=expand("results/synthetic/sweep/{set}.tsv", set=SYNTHETIC_SETS),
+        tables=expand(result("synthetic/sweep/{set}.tsv"), set=SYNTHETIC_SETS),
         # the figure's description; the plot job appends findings computed from the table
         caption_head=str(Path(workflow.basedir) / "report/synthetic_figure2.rst"),
     output:
         table=report(
-            "results/synthetic/sweep.tsv",
+            result("synthetic/sweep.tsv"),
             caption="../report/synthetic_sweep.rst",
             category="synthetic",
             subcategory="tables",
             labels={"table": "sweep", "format": "TSV"},
         ),
         png=report(
-            "results/synthetic/figure2.png",
+            result("synthetic/figure2.png"),
             # written by this job; an absolute path (in the working directory) because
             # report() resolves relative captions against rules/, read at report time
-            caption=os.path.abspath("results/synthetic/figure2_caption.rst"),
+            caption=os.path.abspath(result("synthetic/figure2_caption.rst")),
             category="synthetic",
             subcategory="figures",
             labels={"figure": "Figure 2"},
         ),
-        svg="results/synthetic/figure2.svg",
-        caption="results/synthetic/figure2_caption.rst",
+        svg=result("synthetic/figure2.svg"),
+        caption=result("synthetic/figure2_caption.rst"),
     log:
-        "logs/synthetic/plot_figure2.log",
+        logfile("synthetic/plot_figure2.log"),
     localrule: True
     conda:
         "../envs/advtransfer.yaml"

@@ -13,9 +13,9 @@ rule build_task_data:
     output:
         data=TASK_DATA,
     log:
-        "logs/tasks/build_task_data.log",
+        logfile("tasks/build_task_data.log"),
     benchmark:
-        "benchmarks/runs/tasks/build_task_data.tsv"
+        benchfile("tasks/build_task_data.tsv")
     conda:
         "../envs/advtransfer.yaml"
     threads: 1
@@ -35,12 +35,12 @@ rule train_task_model:
     input:
         data=TASK_DATA,
     output:
-        model="results/tasks/models/{task}.safetensors",
-        meta="results/tasks/models/{task}.json",
+        model=result("tasks/models/{task}.safetensors"),
+        meta=result("tasks/models/{task}.json"),
     log:
-        "logs/tasks/train_task_model/{task}.log",
+        logfile("tasks/train_task_model/{task}.log"),
     benchmark:
-        "benchmarks/runs/tasks/train_task_model/{task}.tsv"
+        benchfile("tasks/train_task_model/{task}.tsv")
     conda:
         "../envs/advtransfer.yaml"
     threads: 1
@@ -60,10 +60,10 @@ rule import_taskbank_model:
     input:
         unpack(get_taskbank_weights),
     output:
-        model="results/tasks/taskbank/{task}.safetensors",
-        meta="results/tasks/taskbank/{task}.json",
+        model=result("tasks/taskbank/{task}.safetensors"),
+        meta=result("tasks/taskbank/{task}.json"),
     log:
-        "logs/tasks/import_taskbank_model/{task}.log",
+        logfile("tasks/import_taskbank_model/{task}.log"),
     conda:
         "../envs/advtransfer.yaml"
     threads: 1
@@ -80,11 +80,11 @@ rule attack_task:
     input:
         unpack(get_attack_inputs),
     output:
-        losses="results/tasks/adversarial/{task}.tsv",
+        losses=result("tasks/adversarial/{task}.tsv"),
     log:
-        "logs/tasks/attack_task/{task}.log",
+        logfile("tasks/attack_task/{task}.log"),
     benchmark:
-        "benchmarks/runs/tasks/attack_task/{task}.tsv"
+        benchfile("tasks/attack_task/{task}.tsv")
     conda:
         "../envs/advtransfer.yaml"
     threads: 1
@@ -104,11 +104,11 @@ rule transfer_task_encoder:
         source=get_source_model,
         data=TASK_DATA,
     output:
-        losses="results/tasks/knowledge/{task}.tsv",
+        losses=result("tasks/knowledge/{task}.tsv"),
     log:
-        "logs/tasks/transfer_task_encoder/{task}.log",
+        logfile("tasks/transfer_task_encoder/{task}.log"),
     benchmark:
-        "benchmarks/runs/tasks/transfer_task_encoder/{task}.tsv"
+        benchfile("tasks/transfer_task_encoder/{task}.tsv")
     conda:
         "../envs/advtransfer.yaml"
     threads: 1
@@ -129,14 +129,14 @@ rule build_atm:
         losses=get_adversarial_tables,
     output:
         atm=report(
-            "results/tasks/atm.tsv",
+            result("tasks/atm.tsv"),
             caption="../report/tasks_atm.rst",
             category="tasks",
             subcategory="tables",
             labels={"table": "atm", "format": "TSV"},
         ),
     log:
-        "logs/tasks/build_atm.log",
+        logfile("tasks/build_atm.log"),
     localrule: True
     conda:
         "../envs/advtransfer.yaml"
@@ -157,16 +157,16 @@ rule build_tau_matrix:
         data=TASK_DATA,
     output:
         tau=report(
-            "results/tasks/tau_matrix.tsv",
+            result("tasks/tau_matrix.tsv"),
             caption="../report/tasks_tau_matrix.rst",
             category="tasks",
             subcategory="tables",
             labels={"table": "tau_matrix", "format": "TSV"},
         ),
     log:
-        "logs/tasks/build_tau_matrix.log",
+        logfile("tasks/build_tau_matrix.log"),
     benchmark:
-        "benchmarks/runs/tasks/build_tau_matrix.tsv"
+        benchfile("tasks/build_tau_matrix.tsv")
     conda:
         "../envs/advtransfer.yaml"
     threads: 1
@@ -187,14 +187,14 @@ rule build_affinity:
         unpack(get_affinity_inputs),
     output:
         affinity=report(
-            "results/tasks/affinity.tsv",
+            result("tasks/affinity.tsv"),
             caption="../report/tasks_affinity.rst",
             category="tasks",
             subcategory="tables",
             labels={"table": "affinity", "format": "TSV"},
         ),
     log:
-        "logs/tasks/build_affinity.log",
+        logfile("tasks/build_affinity.log"),
     localrule: True
     conda:
         "../envs/advtransfer.yaml"
@@ -211,26 +211,26 @@ rule build_affinity:
 
 rule cluster_tasks:
     input:
-        atm="results/tasks/atm.tsv",
-        affinity="results/tasks/affinity.tsv",
-        tau="results/tasks/tau_matrix.tsv",
+        atm=result("tasks/atm.tsv"),
+        affinity=result("tasks/affinity.tsv"),
+        tau=result("tasks/tau_matrix.tsv"),
     output:
         entropy=report(
-            "results/tasks/entropy.tsv",
+            result("tasks/entropy.tsv"),
             caption="../report/tasks_entropy.rst",
             category="tasks",
             subcategory="tables",
             labels={"table": "entropy", "format": "TSV"},
         ),
         clusters=report(
-            "results/tasks/clusters.tsv",
+            result("tasks/clusters.tsv"),
             caption="../report/tasks_clusters.rst",
             category="tasks",
             subcategory="tables",
             labels={"table": "clusters", "format": "TSV"},
         ),
     log:
-        "logs/tasks/cluster_tasks.log",
+        logfile("tasks/cluster_tasks.log"),
     localrule: True
     conda:
         "../envs/advtransfer.yaml"
@@ -247,28 +247,28 @@ rule cluster_tasks:
 
 rule plot_task_trees:
     input:
-        atm="results/tasks/atm.tsv",
-        affinity="results/tasks/affinity.tsv",
-        entropy="results/tasks/entropy.tsv",
+        atm=result("tasks/atm.tsv"),
+        affinity=result("tasks/affinity.tsv"),
+        entropy=result("tasks/entropy.tsv"),
     output:
         figure4=report(
-            "results/tasks/figure4.png",
+            result("tasks/figure4.png"),
             caption="../report/tasks_figure4.rst",
             category="tasks",
             subcategory="figures",
             labels={"figure": "Figure 4"},
         ),
-        figure4_svg="results/tasks/figure4.svg",
+        figure4_svg=result("tasks/figure4.svg"),
         figure5=report(
-            "results/tasks/figure5.png",
+            result("tasks/figure5.png"),
             caption="../report/tasks_figure5.rst",
             category="tasks",
             subcategory="figures",
             labels={"figure": "Figure 5"},
         ),
-        figure5_svg="results/tasks/figure5.svg",
+        figure5_svg=result("tasks/figure5.svg"),
     log:
-        "logs/tasks/plot_task_trees.log",
+        logfile("tasks/plot_task_trees.log"),
     localrule: True
     conda:
         "../envs/advtransfer.yaml"
@@ -289,9 +289,9 @@ rule plot_task_trees:
 
 rule plot_task_heatmaps:
     input:
-        atm="results/tasks/atm.tsv",
-        affinity="results/tasks/affinity.tsv",
-        tau="results/tasks/tau_matrix.tsv",
+        atm=result("tasks/atm.tsv"),
+        affinity=result("tasks/affinity.tsv"),
+        tau=result("tasks/tau_matrix.tsv"),
     output:
         heatmaps=[
             report(
@@ -305,7 +305,7 @@ rule plot_task_heatmaps:
         ],
         svgs=task_heatmap_paths("svg"),
     log:
-        "logs/tasks/plot_task_heatmaps.log",
+        logfile("tasks/plot_task_heatmaps.log"),
     localrule: True
     conda:
         "../envs/advtransfer.yaml"

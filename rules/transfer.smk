@@ -1,17 +1,17 @@
 # Shared image stages: train -> attack -> adversarial measures / linear probes -> summary.
-# Used by every image scenario (results/<scenario>/...).
+# Used by every image scenario (results/<run>/<scenario>/...).
 
 
 rule train_classifier:
     input:
         data=get_training_data,
     output:
-        model="results/{scenario}/models/{model}.safetensors",
-        meta="results/{scenario}/models/{model}.json",
+        model=result("{scenario}/models/{model}.safetensors"),
+        meta=result("{scenario}/models/{model}.json"),
     log:
-        "logs/{scenario}/train_classifier/{model}.log",
+        logfile("{scenario}/train_classifier/{model}.log"),
     benchmark:
-        "benchmarks/runs/{scenario}/train_classifier/{model}.tsv"
+        benchfile("{scenario}/train_classifier/{model}.tsv")
     conda:
         "../envs/advtransfer.yaml"
     threads: 1
@@ -35,14 +35,14 @@ rule train_classifier:
 
 rule attack_pgd:
     input:
-        model="results/{scenario}/models/{model}.safetensors",
-        data="results/{scenario}/data/target.safetensors",
+        model=result("{scenario}/models/{model}.safetensors"),
+        data=result("{scenario}/data/target.safetensors"),
     output:
-        adv="results/{scenario}/attacks/{model}.safetensors",
+        adv=result("{scenario}/attacks/{model}.safetensors"),
     log:
-        "logs/{scenario}/attack_pgd/{model}.log",
+        logfile("{scenario}/attack_pgd/{model}.log"),
     benchmark:
-        "benchmarks/runs/{scenario}/attack_pgd/{model}.tsv"
+        benchfile("{scenario}/attack_pgd/{model}.tsv")
     conda:
         "../envs/advtransfer.yaml"
     threads: 1
@@ -58,17 +58,17 @@ rule attack_pgd:
 
 rule measure_adversarial:
     input:
-        source="results/{scenario}/models/{model}.safetensors",
-        reference="results/{scenario}/models/reference.safetensors",
-        data="results/{scenario}/data/target.safetensors",
-        adv_source="results/{scenario}/attacks/{model}.safetensors",
-        adv_reference="results/{scenario}/attacks/reference.safetensors",
+        source=result("{scenario}/models/{model}.safetensors"),
+        reference=result("{scenario}/models/reference.safetensors"),
+        data=result("{scenario}/data/target.safetensors"),
+        adv_source=result("{scenario}/attacks/{model}.safetensors"),
+        adv_reference=result("{scenario}/attacks/reference.safetensors"),
     output:
-        row="results/{scenario}/adversarial/{model}.tsv",
+        row=result("{scenario}/adversarial/{model}.tsv"),
     log:
-        "logs/{scenario}/measure_adversarial/{model}.log",
+        logfile("{scenario}/measure_adversarial/{model}.log"),
     benchmark:
-        "benchmarks/runs/{scenario}/measure_adversarial/{model}.tsv"
+        benchfile("{scenario}/measure_adversarial/{model}.tsv")
     conda:
         "../envs/advtransfer.yaml"
     threads: 1
@@ -90,14 +90,14 @@ rule measure_adversarial:
 
 rule fit_linear_probe:
     input:
-        source="results/{scenario}/models/{model}.safetensors",
-        data="results/{scenario}/data/target.safetensors",
+        source=result("{scenario}/models/{model}.safetensors"),
+        data=result("{scenario}/data/target.safetensors"),
     output:
-        row="results/{scenario}/probe/{model}.tsv",
+        row=result("{scenario}/probe/{model}.tsv"),
     log:
-        "logs/{scenario}/fit_linear_probe/{model}.log",
+        logfile("{scenario}/fit_linear_probe/{model}.log"),
     benchmark:
-        "benchmarks/runs/{scenario}/fit_linear_probe/{model}.tsv"
+        benchfile("{scenario}/fit_linear_probe/{model}.tsv")
     conda:
         "../envs/advtransfer.yaml"
     threads: 1
@@ -117,21 +117,21 @@ rule summarize_transfer:
         unpack(get_source_tables),
     output:
         transfer=report(
-            "results/{scenario}/transfer.tsv",
+            result("{scenario}/transfer.tsv"),
             caption="../report/transfer_table.rst",
             category="{scenario}",
             subcategory="tables",
             labels={"table": "transfer", "format": "TSV"},
         ),
         correlation=report(
-            "results/{scenario}/correlation.tsv",
+            result("{scenario}/correlation.tsv"),
             caption="../report/correlation_table.rst",
             category="{scenario}",
             subcategory="tables",
             labels={"table": "correlation", "format": "TSV"},
         ),
     log:
-        "logs/{scenario}/summarize_transfer.log",
+        logfile("{scenario}/summarize_transfer.log"),
     localrule: True
     conda:
         "../envs/advtransfer.yaml"
@@ -148,27 +148,27 @@ rule summarize_transfer:
 
 rule plot_transfer:
     input:
-        transfer="results/{scenario}/transfer.tsv",
-        correlation="results/{scenario}/correlation.tsv",
+        transfer=result("{scenario}/transfer.tsv"),
+        correlation=result("{scenario}/correlation.tsv"),
     output:
         figure3=report(
-            "results/{scenario}/figure3.png",
+            result("{scenario}/figure3.png"),
             caption="../report/transfer_figure3.rst",
             category="{scenario}",
             subcategory="figures",
             labels={"figure": "Figure 3"},
         ),
-        figure3_svg="results/{scenario}/figure3.svg",
+        figure3_svg=result("{scenario}/figure3.svg"),
         scatter=report(
-            "results/{scenario}/scatter.png",
+            result("{scenario}/scatter.png"),
             caption="../report/transfer_scatter.rst",
             category="{scenario}",
             subcategory="figures",
             labels={"figure": "scatter"},
         ),
-        scatter_svg="results/{scenario}/scatter.svg",
+        scatter_svg=result("{scenario}/scatter.svg"),
     log:
-        "logs/{scenario}/plot_transfer.log",
+        logfile("{scenario}/plot_transfer.log"),
     localrule: True
     conda:
         "../envs/advtransfer.yaml"

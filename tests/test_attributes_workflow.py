@@ -17,7 +17,7 @@ OUTPUTS = ["transfer.tsv", "correlation.tsv", "table1.tsv", "table1.png", "table
 
 
 def check_outputs(workdir, attributes: list[str], benchmarks: list[str], top: int) -> pd.DataFrame:
-    base = workdir / "results/attributes"
+    base = workdir / "results/default/attributes"
     for name in OUTPUTS:
         assert (base / name).stat().st_size > 0, name
     table = pd.read_csv(base / "transfer.tsv", sep="\t")
@@ -43,7 +43,7 @@ def check_outputs(workdir, attributes: list[str], benchmarks: list[str], top: in
 def test_digits_attributes_dag(tiny_run):
     """The shared tiny run's attributes outputs (conftest.TINY_ATTRIBUTES)."""
     check_outputs(tiny_run, ["even", "prime", "ink"], ["digits", "digits_shift"], top=2)
-    models = tiny_run / "results/attributes/models"
+    models = tiny_run / "results/default/attributes/models"
     ref = json.loads((models / "reference.json").read_text())
     assert ref["head"] == "arcface" and ref["classes"][:2] == ["zero", "one"]
     assert ref["train"]["loss"] == "focal"
@@ -84,10 +84,10 @@ def test_paper_config_on_fake_celeba_and_bin(tmp_path):
     write_config(tmp_path, _celeba_config(tmp_path, ["lfw", "cfp_fp"]))
     run_snakemake(tmp_path)
     check_outputs(tmp_path, ["Smiling", "Male"], ["lfw", "cfp_fp"], top=2)
-    ref = json.loads((tmp_path / "results/attributes/models/reference.json").read_text())
+    ref = json.loads((tmp_path / "results/default/attributes/models/reference.json").read_text())
     assert ref["arch"] == "resnet18_torchvision" and ref["head"] == "arcface"
     assert ref["num_classes"] == 3  # identities of the official train partition
-    log = (tmp_path / "logs/attributes/build_attribute_datasets.log").read_text()
+    log = (tmp_path / "logs/default/attributes/build_attribute_datasets.log").read_text()
     assert "lfw: 20 pairs" in log and "probe: 2 classes" in log
 
 
@@ -103,4 +103,4 @@ def test_missing_bin_benchmarks_are_named_before_training(tmp_path):
     assert "2 verification benchmark(s) missing" in log
     assert f"AgeDB-30 (agedb_30): {tmp_path / 'bins/agedb_30.bin'}" in log
     assert f"CPLFW (cplfw): {tmp_path / 'bins/cplfw.bin'}" in log and "LFW (lfw)" not in log
-    assert not (tmp_path / "results/attributes/models").exists()
+    assert not (tmp_path / "results/default/attributes/models").exists()

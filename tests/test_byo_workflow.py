@@ -81,7 +81,7 @@ def workflow_run(tmp_path_factory):
 
 
 def test_byo_candidates_ranked(workflow_run):
-    base = workflow_run / "results/byo"
+    base = workflow_run / "results/default/byo"
     candidates = pd.read_csv(base / "models/candidates.tsv", sep="\t").set_index("model")
     assert candidates.loc["resnet18_random", "feature_dim"] == 512
     assert candidates.loc["tiny_script", "num_source_classes"] == 3
@@ -97,7 +97,7 @@ def test_byo_candidates_ranked(workflow_run):
     assert board.loc[("probe_accuracy", "h_score"), "n"] == 4
     meta = yaml.safe_load((base / "models/reference.json").read_text())
     assert meta["classes"] == sorted(CLASSES)
-    attack_log = (workflow_run / "logs/byo/measure_byo_adversarial/plain_script.log").read_text()
+    attack_log = (workflow_run / "logs/default/byo/measure_byo_adversarial/plain_script.log").read_text()
     assert "loss mse_clean" in attack_log and "validation images" in attack_log
 
 
@@ -128,9 +128,9 @@ def test_bad_model_files_stop_before_training(tmp_path):
     byo_only(tmp_path, [*models[:3], {**models[0], "name": "wrong", "arch": "resnet34"}])
     proc = run_snakemake(tmp_path, check=False)
     assert proc.returncode != 0
-    log = (tmp_path / "logs/byo/check_byo_models.log").read_text()
+    log = (tmp_path / "logs/default/byo/check_byo_models.log").read_text()
     assert "model wrong: weights in candidates/resnet18.pth do not fit torchvision resnet34" in log
-    assert not (tmp_path / "results/byo/models/reference.safetensors").exists()
+    assert not (tmp_path / "results/default/byo/models/reference.safetensors").exists()
 
 
 def test_example_config_is_valid():
@@ -160,7 +160,7 @@ def test_example_runs_as_shipped_after_the_default_run(tiny_run, tmp_path):
     _copy_run(tiny_run, workdir)
     proc = run_snakemake(workdir, "--configfile", str(REPO / "configs/byo_example.yaml"))
     assert "rule train_classifier:" not in proc.stdout + proc.stderr  # the default run's kept
-    base = workdir / "results/byo"
+    base = workdir / "results/byo_example/byo"  # the example's run name
     folder = base / "example/target"
     # (Snakemake marks a directory output with a hidden .snakemake_timestamp file)
     assert sorted(p.name for p in folder.iterdir() if not p.name.startswith(".")) == ["four", "one"]

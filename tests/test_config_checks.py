@@ -152,6 +152,49 @@ def test_good_config_file_passes():
     check_config_file(REPO / "config.yaml")
 
 
+def test_command_line_check_names_the_bad_file(tmp_path, capsys):
+    from advtransfer.config import main
+
+    bad = tmp_path / "mine.yaml"
+    bad.write_text("distributions:\n  attack: {eps: 0.1\n")
+    assert main(["check", str(REPO / "config.yaml"), str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert f"config file {bad}, line 3" in err and "YAML syntax error" in err
+    assert main(["run-name", str(REPO / "config.yaml"), str(REPO / "configs/celeba.yaml")]) == 0
+    assert capsys.readouterr().out.strip() == "celeba"
+
+
+def _overrides_comment(text: str) -> str:
+    """The key list of a paper config's "# Overrides (...):" comment block."""
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("# Overrides ("))
+    block = []
+    for line in lines[start + 1:]:
+        if not line.startswith("#   "):
+            break
+        block.append(line[4:].strip())
+    return " ".join(block)
+
+
+def _overridden_keys(config: dict) -> str:
+    return "; ".join(
+        f"{key}.{{{', '.join(sorted(value))}}}" if isinstance(value, dict) else key
+        for key, value in config.items()
+    )
+
+
+@pytest.mark.parametrize("path", sorted((REPO / "configs").glob("*.yaml")), ids=lambda p: p.name)
+def test_paper_config_says_what_it_overrides_and_has_its_own_run(path):
+    """Each config lists the keys it sets (the rest keeps config.yaml's) and its run name."""
+    text = path.read_text()
+    config = yaml.safe_load(text)
+    assert _overrides_comment(text) == _overridden_keys(config), (
+        f"{path.name}: the '# Overrides' comment is out of date; it must list "
+        f"{_overridden_keys(config)}"
+    )
+    assert config["run"] == path.stem != "default"
+
+
 # ---------------------------------------------------------------- through Snakemake
 
 

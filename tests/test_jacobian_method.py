@@ -62,8 +62,24 @@ def test_exact_and_matrix_free_give_the_same_row(output):
         assert free[key] == exact[key], key
     if output == "logits":
         assert free["tau2_logits"] == free["tau2"]
-    else:  # a second solve on the raw logits is not done on the matrix-free path
+    elif output == "features":  # no logit Jacobians on either path
         assert free["tau2_logits"] != free["tau2_logits"]
+        assert exact["tau2_logits"] != exact["tau2_logits"]
+    else:  # a second solve, of the source's raw logits, on the matrix-free path
+        assert free["tau2_logits"] == pytest.approx(exact["tau2_logits"], abs=1e-3)
+
+
+@pytest.mark.parametrize("output", ["centered_logits", "log_softmax"])
+def test_matrix_free_tau2_logits_is_finite_and_matches_exact(output):
+    # float32 models: the matrix-free tau2 on the raw logits beside the invariant tau2
+    args = _args(d_source=10)
+    exact = measures.adversarial_measures(*args, jacobian_points=6, jacobian_output=output,
+                                          jacobian_method="exact")
+    free = measures.adversarial_measures(*args, jacobian_points=6, jacobian_output=output,
+                                         jacobian_method="matrix_free")
+    assert free["tau2_logits"] == free["tau2_logits"]  # not NaN
+    assert free["tau2_logits"] == pytest.approx(exact["tau2_logits"], abs=1e-3)
+    assert free["tau2"] == pytest.approx(exact["tau2"], abs=1e-3)
 
 
 def test_unknown_method_is_rejected():

@@ -40,13 +40,13 @@ def check_board(base, n_sources: int, truths=("probe_accuracy", "kshot_accuracy"
 
 def test_distributions_and_attributes_leaderboards(tiny_run):
     """The shared tiny run writes a leaderboard for both default pools."""
-    sources = check_board(tiny_run / "results/distributions", n_sources=3)
+    sources = check_board(tiny_run / "results/default/distributions", n_sources=3)
     assert sources[["h_score", "log_me", "knn", "leep", "tau1"]].notna().all().all()
     # the estimators saw the target training split only
-    log = (tiny_run / "logs/distributions/score_estimators.log").read_text()
+    log = (tiny_run / "logs/default/distributions/score_estimators.log").read_text()
     assert "p000_s0 on train (" in log
     assert sources["n_samples"].nunique() == 1
-    attributes = check_board(tiny_run / "results/attributes", n_sources=3)
+    attributes = check_board(tiny_run / "results/default/attributes", n_sources=3)
     assert set(attributes["model"]) == {"even_s0", "prime_s0", "ink_s0"}
 
 

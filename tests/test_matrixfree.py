@@ -16,6 +16,7 @@ from advtransfer.core import tau, theory
 from advtransfer.core.matrixfree import (
     adversarial_transferability_matrix_free,
     gradient_difference_matrix_free,
+    tau2_matrix_free,
     top_singular_matrix_free,
     transferability_matrix_matrix_free,
 )
@@ -206,6 +207,37 @@ def test_float32_agrees_to_1e3():
     assert mf["tau1"].dtype == torch.float32
     for key in KEYS:
         assert abs(float(mf[key]) - float(ex[key])) <= 1e-3, key
+
+
+@pytest.mark.parametrize("output", ["logits", "centered_logits", "log_softmax"])
+def test_tau2_matrix_free_float32_matches_exact_output_map(output):
+    # tau2 on one output map by a source-only solve (tau2_logits beside centred tau2):
+    # finite and within 1e-3 of the exact path in float32
+    torch.set_default_dtype(torch.float32)
+    source, target = mlp(16, 32, 10, seed=13).float(), mlp(16, 32, 10, seed=14).float()
+    x = torch.randn(40, 16)
+    tau2, n_bad = tau2_matrix_free(source, target, x, output=output)
+    with torch.no_grad():
+        z_s, z_t = source(x), target(x)
+    js = tau.output_jacobians(tau.input_jacobians(source, x), output, z_s)
+    jt = tau.output_jacobians(tau.input_jacobians(target, x), output, z_t)
+    ex = tau.adversarial_transferability(js, jt)
+    full = adversarial_transferability_matrix_free(source, target, x, output=output)
+    assert tau2.dtype == torch.float32 and bool(torch.isfinite(tau2)) and n_bad == 0
+    assert abs(float(tau2) - float(ex["tau2"])) <= 1e-3
+    assert abs(float(full["tau2"]) - float(ex["tau2"])) <= 1e-3
+    assert float(tau2) == pytest.approx(float(full["tau2"]), abs=1e-6)  # same source solve
+
+
+def test_shared_result_mapping_has_the_same_keys_on_both_paths():
+    source, target = mlp(6, 12, 3, seed=15), mlp(6, 12, 4, seed=16)
+    x = torch.randn(10, 6)
+    mf = adversarial_transferability_matrix_free(source, target, x, tol=1e-11)
+    ex = tau.adversarial_transferability(tau.input_jacobians(source, x),
+                                         tau.input_jacobians(target, x))
+    assert set(ex) <= set(mf)
+    for key in ex:
+        assert mf[key].shape == ex[key].shape, key
 
 
 # ---------------------------------------------------------------- invariances

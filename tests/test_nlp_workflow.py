@@ -51,7 +51,7 @@ def tiny_nlp(encoder: dict, **overrides) -> dict:
 
 
 def check_outputs(workdir: Path, source: str, label: str) -> pd.DataFrame:
-    base = workdir / "results/nlp"
+    base = workdir / "results/default/nlp"
     for name in OUTPUTS:
         assert (base / name).stat().st_size > 0, name
     table = pd.read_csv(base / "transfer.tsv", sep="\t")
@@ -87,12 +87,12 @@ def test_tiny_random_bert_dag(tmp_path):
     write_config(tmp_path, tiny_nlp(random))
     run_snakemake(tmp_path)
     check_outputs(tmp_path, "news", "news")
-    meta = json.loads((tmp_path / "results/nlp/data/news.json").read_text())
+    meta = json.loads((tmp_path / "results/default/nlp/data/news.json").read_text())
     assert meta["classes"] == ["Business", "Sci/Tech", "Sports", "World"]
     assert meta["counts"] == {"train": 20, "val": 4, "test": 8}
-    model = json.loads((tmp_path / "results/nlp/models/reference/advtransfer.json").read_text())
+    model = json.loads((tmp_path / "results/default/nlp/models/reference/advtransfer.json").read_text())
     assert model["classes"] == ["negative", "positive"] and model["freeze_word_embeddings"]
-    assert (tmp_path / "logs/nlp/attack_textfooler/news_s0.log").stat().st_size > 0
+    assert (tmp_path / "logs/default/nlp/attack_textfooler/news_s0.log").stat().st_size > 0
 
 
 def test_packaged_minilm_dag(tmp_path):
@@ -105,11 +105,11 @@ def test_packaged_minilm_dag(tmp_path):
     cfg["nlp"]["train"] = {"epochs": 1, "batch_size": 8, "lr": 0.0001}
     write_config(tmp_path, cfg)
     run_snakemake(tmp_path)
-    info = json.loads((tmp_path / "results/nlp/encoder/base.json").read_text())
+    info = json.loads((tmp_path / "results/default/nlp/encoder/base.json").read_text())
     assert info["sha256"] == info["expected_sha256"] == MINILM_SHA256
     table = check_outputs(tmp_path, "restaurants", "restaurant reviews")
     assert (table["feature_dim"] == 384).all()
-    attack = pd.read_csv(tmp_path / "results/nlp/attacks/reference.tsv", sep="\t")
+    attack = pd.read_csv(tmp_path / "results/default/nlp/attacks/reference.tsv", sep="\t")
     assert attack["similarity"].between(0.8, 1.0 + 1e-6).all()
 
 
@@ -134,6 +134,6 @@ def test_missing_encoder_names_model_and_fix(tmp_path):
     write_config(tmp_path, cfg)
     proc = run_snakemake(tmp_path, check=False)
     assert proc.returncode != 0
-    log = (tmp_path / "logs/nlp/prepare_text_encoder.log").read_text()
+    log = (tmp_path / "logs/default/nlp/prepare_text_encoder.log").read_text()
     assert "bert-base-uncased" in log and "hf download" in log and "allow_download" in log
-    assert not (tmp_path / "results/nlp/models").exists()  # no fine-tuning started
+    assert not (tmp_path / "results/default/nlp/models").exists()  # no fine-tuning started

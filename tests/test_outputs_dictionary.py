@@ -93,7 +93,7 @@ def test_dictionary_documents_every_table_of_the_tiny_run(tiny_run):
 
 @pytest.mark.workflow
 def test_run_wide_pages_of_the_tiny_run(tiny_run):
-    results = tiny_run / "results"
+    results = tiny_run / "results" / "default"
     # every final top-level table has a readable HTML page beside it, units in the headers
     # (estimators.tsv is the leaderboard's intermediate: source_scores.tsv holds its scores)
     for tsv in sorted(results.glob("*/*.tsv")):

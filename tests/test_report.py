@@ -220,8 +220,8 @@ def test_make_report_opens_in_chromium_with_every_figure(chromium, tmp_path, tmp
         if (reference / name).exists():  # copytree keeps mtimes: the run stays up to date
             shutil.copytree(reference / name, checkout / name, dirs_exist_ok=True)
     make_report(checkout)
-    report = checkout / "results" / "report.html"
-    assert report.is_file(), "make report wrote no results/report.html"
+    report = checkout / "results" / "default" / "report.html"
+    assert report.is_file(), "make report wrote no results/default/report.html"
     html = report.read_text()
     results = embedded(html, "results")
     categories = embedded(html, "categories")
@@ -239,7 +239,7 @@ def test_make_report_opens_in_chromium_with_every_figure(chromium, tmp_path, tmp
         assert table in results, f"table {table} is not in the report"
 
     # grouped by scenario: one category per scenario (results/<scenario>/...)
-    scenario_of = {path: Path(path).parts[1] for path in results}
+    scenario_of = {path: Path(path).parts[2] for path in results}
     for category, subcategories in categories.items():
         members = [p for paths in subcategories.values() for p in paths]
         assert len({scenario_of[p] for p in members}) == 1, f"{category} mixes scenarios"

@@ -114,7 +114,7 @@ def test_killed_run_resumes_to_same_tables(tmp_path, tmp_path_factory):
     final = {
         p.relative_to(reference)
         for scenario in RESUMED
-        for p in (reference / "results" / scenario).rglob("*.tsv")
+        for p in (reference / "results" / "default" / scenario).rglob("*.tsv")
         if p.name not in {"leaderboard.tsv", "source_scores.tsv", "estimators.tsv"}
     }
     done = {p.relative_to(tmp_path) for p in (tmp_path / "results").rglob("*.tsv")}
@@ -154,8 +154,8 @@ def test_benchmarks_summarize_a_run(tmp_path_factory):
         cwd=reference, capture_output=True, text=True, check=True,
     )
     table = pd.read_csv(reference / "summary.tsv", sep="\t", keep_default_na=False)
-    runs = reference / "benchmarks" / "runs"
-    # benchmarks/runs/<scenario>/<rule>/<wildcards>.tsv or benchmarks/runs/<scenario>/<rule>.tsv
+    runs = reference / "benchmarks" / "runs" / "default"
+    # benchmarks/runs/default/<scenario>/<rule>/<wildcards>.tsv or benchmarks/runs/<scenario>/<rule>.tsv
     rules = {path.relative_to(runs).with_suffix("").parts[1] for path in files}
     assert set(table["rule"]) == rules, proc.stdout
     assert table["jobs"].sum() == len(files)

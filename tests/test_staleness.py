@@ -27,15 +27,15 @@ KNOBS = [
     # synthetic: data -> train -> sweep (Jacobian points of the sweep) -> figure
     ("synthetic.seed", 7, ["generate_rbf_data"]),
     ("synthetic.data.n_rbf", 10, ["generate_rbf_data"]),
-    ("synthetic.target.steps", 150, ["results/synthetic/models/target.safetensors"]),
-    ("synthetic.independent.lr", 0.03, ["results/synthetic/models/independent.safetensors"]),
+    ("synthetic.target.steps", 150, ["results/default/synthetic/models/target.safetensors"]),
+    ("synthetic.independent.lr", 0.03, ["results/default/synthetic/models/independent.safetensors"]),
     ("synthetic.sweep.directions", 3, ["sweep_transferability"]),
     ("synthetic.sweep.direction_scale", 0.4, ["sweep_transferability"]),
     # distributions
     ("distributions.split_seed", 1, ["build_distribution_datasets"]),
     ("distributions.target_split", [0.6, 0.1, 0.3], ["build_distribution_datasets"]),
     ("distributions.train.epochs", 1, ["train_classifier"]),
-    ("distributions.reference_seed", 3, ["results/distributions/models/reference.safetensors"]),
+    ("distributions.reference_seed", 3, ["results/default/distributions/models/reference.safetensors"]),
     ("distributions.attack.eps", 0.05, ["attack_pgd"]),
     ("distributions.attack.steps", 2, ["attack_pgd"]),
     ("distributions.jacobian_points", 10, ["measure_adversarial"]),
@@ -47,11 +47,11 @@ KNOBS = [
     ("attributes.split_seed", 1, ["build_attribute_datasets"]),
     ("attributes.holdout", 0.25, ["build_attribute_datasets"]),
     ("attributes.train.epochs", 1, [
-        "results/attributes/models/even_s0.safetensors",
-        "results/attributes/models/prime_s0.safetensors",
-        "results/attributes/models/ink_s0.safetensors",
+        "results/default/attributes/models/even_s0.safetensors",
+        "results/default/attributes/models/prime_s0.safetensors",
+        "results/default/attributes/models/ink_s0.safetensors",
     ]),
-    ("attributes.reference_train.epochs", 2, ["results/attributes/models/reference.safetensors"]),
+    ("attributes.reference_train.epochs", 2, ["results/default/attributes/models/reference.safetensors"]),
     ("attributes.attack.eps", 0.05, ["attack_pgd"]),
     ("attributes.jacobian_points", 10, ["measure_adversarial"]),
     ("attributes.probe.C", 0.5, ["measure_recognition"]),
@@ -133,7 +133,7 @@ def first_jobs(dag: dict[str, dict], knob: str, stages: list[str]) -> set[str]:
         else:
             jobs = {k for k, job in dag.items() if job["rule"] == stage}
             mine = {k for k in jobs
-                    if any(o.startswith(f"results/{scenario}/") for o in dag[k]["output"])}
+                    if any(o.startswith(f"results/default/{scenario}/") for o in dag[k]["output"])}
             jobs = mine or jobs
         assert jobs, f"table entry {knob}: no job matches first stage {stage!r}"
         found |= jobs

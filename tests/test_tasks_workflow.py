@@ -19,7 +19,7 @@ OUTPUTS = ["atm.tsv", "affinity.tsv", "tau_matrix.tsv", "entropy.tsv", "clusters
 
 
 def check_outputs(workdir, tasks, eps, self_transfer="exclude"):
-    base = workdir / "results/tasks"
+    base = workdir / "results/default/tasks"
     for name in OUTPUTS:
         assert (base / name).stat().st_size > 0, name
     atm = pd.read_csv(base / "atm.tsv", sep="\t")
@@ -72,15 +72,15 @@ def test_digits_tasks_dag(tiny_run):
     tmp_path = tiny_run
     tasks = TINY_TASKS["tasks"]
     check_outputs(tmp_path, tasks, [0.1])
-    affinity = pd.read_csv(tmp_path / "results/tasks/affinity.tsv", sep="\t")
+    affinity = pd.read_csv(tmp_path / "results/default/tasks/affinity.tsv", sep="\t")
     assert list(affinity.columns) == ["target", *tasks]
-    meta = yaml.safe_load((tmp_path / "results/tasks/models/digit.json").read_text())
+    meta = yaml.safe_load((tmp_path / "results/default/tasks/models/digit.json").read_text())
     assert meta["arch"] == "digits_tasknet" and meta["task"]["loss"] == "ce"
     assert meta["seed"] == 7  # tasks.train.seed 0 + the canonical index of digit
-    adversarial = pd.read_csv(tmp_path / "results/tasks/adversarial/rotation.tsv", sep="\t")
+    adversarial = pd.read_csv(tmp_path / "results/default/tasks/adversarial/rotation.tsv", sep="\t")
     assert set(adversarial["target"]) == set(tasks) and len(adversarial) == 3 * 40
     for stage in ("train_task_model", "attack_task", "transfer_task_encoder"):
-        assert (tmp_path / f"logs/tasks/{stage}/digit.log").stat().st_size > 0
+        assert (tmp_path / f"logs/default/tasks/{stage}/digit.log").stat().st_size > 0
 
 
 TINY_TASKBANK = ["rgb2depth", "segmentsemantic", "class_1000"]
@@ -110,14 +110,14 @@ def test_paper_config_on_tiny_taskbank(tmp_path):
     write_config(tmp_path, taskonomy_config(tmp_path, weights, images, tmp_path / "aff.pkl"))
     run_snakemake(tmp_path)
     check_outputs(tmp_path, TINY_TASKBANK, [0.03, 0.06])
-    affinity = pd.read_csv(tmp_path / "results/tasks/affinity.tsv", sep="\t").set_index("target")
+    affinity = pd.read_csv(tmp_path / "results/default/tasks/affinity.tsv", sep="\t").set_index("target")
     # knowledge: keep -> Taskonomy's values as published, rows = targets, columns = sources
     assert affinity.loc["rgb2depth", "class_1000"] == pytest.approx(
         fake["class_1000__rgb2depth"])
-    meta = yaml.safe_load((tmp_path / "results/tasks/taskbank/class_1000.json").read_text())
+    meta = yaml.safe_load((tmp_path / "results/default/tasks/taskbank/class_1000.json").read_text())
     assert meta["arch"] == "taskbank" and meta["config"]["width"] == 4
     assert meta["encoder_file"] == "class_object_encoder-fake.pth"
-    data_log = (tmp_path / "logs/tasks/build_task_data.log").read_text()
+    data_log = (tmp_path / "logs/default/tasks/build_task_data.log").read_text()
     assert "4 images" in data_log
 
 

@@ -14,7 +14,7 @@ OUTPUTS = ["transfer.tsv", "correlation.tsv", "figure3.png", "scatter.png", "fig
 
 
 def check_outputs(workdir, n_sources: int) -> pd.DataFrame:
-    base = workdir / "results/distributions"
+    base = workdir / "results/default/distributions"
     for name in OUTPUTS:
         assert (base / name).stat().st_size > 0, name
     table = pd.read_csv(base / "transfer.tsv", sep="\t")
@@ -34,10 +34,10 @@ def test_digits_distributions_dag(tiny_run):
     tmp_path = tiny_run
     table = check_outputs(tmp_path, n_sources=3)
     assert list(table["label"]) == [f"{p} % of digits 0, 3" for p in (0, 50, 100)]
-    meta = yaml.safe_load((tmp_path / "results/distributions/models/reference.json").read_text())
+    meta = yaml.safe_load((tmp_path / "results/default/distributions/models/reference.json").read_text())
     assert meta["arch"] == "digits_cnn" and meta["classes"] == ["one", "four"]
     assert "val_accuracy" in meta
-    assert (tmp_path / "logs/distributions/train_classifier/p000_s0.log").stat().st_size > 0
+    assert (tmp_path / "logs/default/distributions/train_classifier/p000_s0.log").stat().st_size > 0
 
 
 def test_paper_config_on_fake_cifar_stl(tmp_path):
@@ -57,7 +57,7 @@ def test_paper_config_on_fake_cifar_stl(tmp_path):
     write_config(tmp_path, cfg)
     run_snakemake(tmp_path)
     check_outputs(tmp_path, n_sources=3)
-    meta = yaml.safe_load((tmp_path / "results/distributions/models/p050_s0.json").read_text())
+    meta = yaml.safe_load((tmp_path / "results/default/distributions/models/p050_s0.json").read_text())
     assert meta["arch"] == "resnet18_cifar" and meta["classes"] == ["bird", "car"]
 
 
@@ -71,5 +71,5 @@ def test_missing_cifar_names_the_path(tmp_path):
         assert proc.returncode != 0
         log = proc.stdout + proc.stderr
         assert "nowhere/cifar-10-batches-py" in log and "download: true" in log
-    assert not (tmp_path / "logs/distributions/build_distribution_datasets.log").exists()
-    assert not (tmp_path / "results/distributions/models").exists()
+    assert not (tmp_path / "logs/default/distributions/build_distribution_datasets.log").exists()
+    assert not (tmp_path / "results/default/distributions/models").exists()

@@ -25,7 +25,7 @@ def planned_rules(workdir) -> set[str]:
 def test_synthetic_dag_end_to_end(tmp_path, tiny_synthetic_config):
     write_config(tmp_path, tiny_synthetic_config)
     run_snakemake(tmp_path)
-    table = pd.read_csv(tmp_path / "results/synthetic/sweep.tsv", sep="\t")
+    table = pd.read_csv(tmp_path / "results/default/synthetic/sweep.tsv", sep="\t")
     assert len(table) == 2 * 2 * 3  # sets x directions x t
     assert set(table["set"]) == {"derived", "independent"}
     for col in ("tau1", "tau2", "alpha", "thm2_bound", "grad_diff", "thm3_bound",
@@ -38,17 +38,17 @@ def test_synthetic_dag_end_to_end(tmp_path, tiny_synthetic_config):
     # Figure 2's caption: the description plus findings computed from this very table
     from advtransfer.synthetic.caption import figure2_findings
 
-    caption = (tmp_path / "results/synthetic/figure2_caption.rst").read_text()
+    caption = (tmp_path / "results/default/synthetic/figure2_caption.rst").read_text()
     assert caption.startswith("Paper Figure 2") and figure2_findings(table) in caption
     derived0 = table[(table["set"] == "derived") & (table["t"] == 0.0)]
     assert derived0["tau1"].to_numpy() == pytest.approx(1.0, abs=1e-9)
     assert (table["thm2_bound"] >= table["grad_diff"]).all()
     assert (table["thm3_bound"] >= table["g_transferred_loss"]).all()
-    png = (tmp_path / "results/synthetic/figure2.png").read_bytes()
+    png = (tmp_path / "results/default/synthetic/figure2.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
-    assert (tmp_path / "results/synthetic/models/target.safetensors").exists()
-    assert (tmp_path / "logs/synthetic/train_mlp/target.log").stat().st_size > 0
-    assert (tmp_path / "benchmarks/runs/synthetic/sweep_transferability/derived.tsv").exists()
+    assert (tmp_path / "results/default/synthetic/models/target.safetensors").exists()
+    assert (tmp_path / "logs/default/synthetic/train_mlp/target.log").stat().st_size > 0
+    assert (tmp_path / "benchmarks/runs/default/synthetic/sweep_transferability/derived.tsv").exists()
 
     # a second invocation has nothing to do
     assert planned_rules(tmp_path) == set()
@@ -59,11 +59,11 @@ def test_synthetic_dag_end_to_end(tmp_path, tiny_synthetic_config):
     assert planned_rules(tmp_path) == {"sweep_transferability", "plot_figure2", "render_tables",
                                        "write_findings", "all"}
     run_snakemake(tmp_path)
-    table = pd.read_csv(tmp_path / "results/synthetic/sweep.tsv", sep="\t")
+    table = pd.read_csv(tmp_path / "results/default/synthetic/sweep.tsv", sep="\t")
     assert sorted(set(table["t"])) == [0.0, 0.25, 1.0]
 
     # threads are set per rule (profile or --set-threads) and reach the job's torch
-    log = tmp_path / "logs/synthetic/sweep_transferability/derived.log"
+    log = tmp_path / "logs/default/synthetic/sweep_transferability/derived.log"
     assert "rule sweep_transferability {'set': 'derived'}, 1 thread(s)" in log.read_text()
     run_snakemake(tmp_path, "--set-threads", "sweep_transferability=2",
                   "--forcerun", "sweep_transferability")

@@ -69,7 +69,7 @@ def attribute_data_config():
 def get_attribute_pairs(wildcards):
     """Verification pair files of every benchmark."""
     return expand(
-        "results/attributes/data/pairs/{benchmark}.safetensors",
+        result("attributes/data/pairs/{benchmark}.safetensors"),
         benchmark=attribute_benchmarks(),
     )
 
@@ -79,19 +79,19 @@ def get_attribute_tables(wildcards):
     models = list(attribute_sources())
     return {
         "adversarial": expand(
-            "results/attributes/adversarial/{model}.tsv", model=models
+            result("attributes/adversarial/{model}.tsv"), model=models
         ),
         "recognition": expand(
-            "results/attributes/recognition/{model}.tsv", model=models
+            result("attributes/recognition/{model}.tsv"), model=models
         ),
-        "reference": f"results/attributes/recognition/{REFERENCE}.tsv",
+        "reference": result(f"attributes/recognition/{REFERENCE}.tsv"),
     }
 
 
 def attributes_outputs():
     """Products of the attributes scenario (rule all)."""
     return expand(
-        "results/attributes/{name}",
+        result("attributes/{name}"),
         name=[
             "transfer.tsv",
             "correlation.tsv",

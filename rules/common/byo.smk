@@ -3,11 +3,11 @@
 from advtransfer.images import sources  # noqa: E402
 from advtransfer.images import imagefolder  # noqa: E402
 
-BYO_DATA = "results/byo/data/target.safetensors"
-BYO_REFERENCE = f"results/byo/models/{REFERENCE}.safetensors"
-BYO_CANDIDATES = "results/byo/models/candidates.tsv"
+BYO_DATA = result("byo/data/target.safetensors")
+BYO_REFERENCE = result(f"byo/models/{REFERENCE}.safetensors")
+BYO_CANDIDATES = result("byo/models/candidates.tsv")
 #: Candidates the workflow writes itself (entries with `export_from`), e.g. the example's.
-BYO_EXPORTED = "results/byo/example/{model}.{ext}"
+BYO_EXPORTED = result("byo/example/{model}.{ext}")
 BYO_EXPORT_EXT = {"export": "pt2", "torchscript": "pt"}
 #: Parse-time results (file checks, folder scan), computed once per Snakemake run.
 _BYO_CACHE = {}
@@ -88,8 +88,8 @@ def byo_outputs():
         byo_image_index()
     return [
         BYO_CANDIDATES,
-        "results/byo/transfer.tsv",
-        *expand("results/byo/{name}", name=LEADERBOARD_OUTPUTS),
+        result("byo/transfer.tsv"),
+        *expand(result("byo/{name}"), name=LEADERBOARD_OUTPUTS),
     ]
 
 
@@ -99,13 +99,13 @@ def byo_pool():
     return {
         "sources": models,
         "data": BYO_DATA,
-        "transfer": "results/byo/transfer.tsv",
+        "transfer": result("byo/transfer.tsv"),
         "per_source": {
-            m: [f"benchmarks/runs/byo/measure_byo_adversarial/{m}.tsv"] for m in models
+            m: [benchfile(f"byo/measure_byo_adversarial/{m}.tsv")] for m in models
         },
         "fixed": [
-            "benchmarks/runs/byo/train_byo_reference.tsv",
-            "benchmarks/runs/byo/attack_byo_reference.tsv",
+            benchfile("byo/train_byo_reference.tsv"),
+            benchfile("byo/attack_byo_reference.tsv"),
         ],
         "checked": [BYO_CANDIDATES],
     }
@@ -169,8 +169,8 @@ def get_byo_source_tables(wildcards):
     """Per-candidate adversarial rows, the probe table and the candidate list."""
     return {
         "adversarial": expand(
-            "results/byo/adversarial/{model}.tsv", model=list(byo_models())
+            result("byo/adversarial/{model}.tsv"), model=list(byo_models())
         ),
-        "probes": "results/byo/probes.tsv",
+        "probes": result("byo/probes.tsv"),
         "candidates": BYO_CANDIDATES,
     }

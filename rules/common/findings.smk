@@ -5,11 +5,11 @@
 #: without an entry (leaderboard, byo) add no section of their own (the leaderboard's best
 #: estimator appears in its pool's section).
 FINDINGS_TABLES = {
-    "synthetic": ["results/synthetic/sweep.tsv"],
-    "distributions": ["results/distributions/correlation.tsv"],
-    "attributes": ["results/attributes/correlation.tsv"],
-    "tasks": ["results/tasks/entropy.tsv"],
-    "nlp": ["results/nlp/correlation.tsv"],
+    "synthetic": [result("synthetic/sweep.tsv")],
+    "distributions": [result("distributions/correlation.tsv")],
+    "attributes": [result("attributes/correlation.tsv")],
+    "tasks": [result("tasks/entropy.tsv")],
+    "nlp": [result("nlp/correlation.tsv")],
 }
 #: Scenarios whose result folder holds tables rendered as HTML.
 TABLE_SECTIONS = ["synthetic", "distributions", "attributes", "tasks", "nlp", "byo"]
@@ -26,7 +26,7 @@ def get_findings_tables(wildcards=None):
     out = {}
     for scenario in config["scenarios"]:
         if scenario in FINDINGS_TABLES:
-            board = f"results/{scenario}/leaderboard.tsv" if scenario in boards else ""
+            board = result(f"{scenario}/leaderboard.tsv") if scenario in boards else ""
             out[scenario] = {"tables": FINDINGS_TABLES[scenario], "leaderboard": board}
     return out
 
@@ -64,23 +64,24 @@ def findings_outputs(outputs):
     """The findings page (a default target): Markdown, reStructuredText, the report's HTML
     and the report's front page."""
     return [
-        "results/findings.md",
-        "results/findings.rst",
-        "results/findings.html",
-        "results/report_front.rst",
+        result("findings.md"),
+        result("findings.rst"),
+        result("findings.html"),
+        result("report_front.rst"),
     ]
 
 
 def table_page_outputs(outputs):
-    """An HTML page beside every final top-level result table of a scenario folder."""
+    """An HTML page beside every final top-level result table of a scenario folder
+    (results/<run>/<scenario>/<table>.tsv)."""
     pages = []
     for path in outputs:
         parts = Path(path).parts
-        if path.endswith(".tsv") and len(parts) == 3 and parts[1] in TABLE_SECTIONS:
+        if path.endswith(".tsv") and len(parts) == 4 and parts[2] in TABLE_SECTIONS:
             pages.append(str(Path(path).with_suffix(".html")))
     return pages
 
 
 def dictionary_outputs(outputs):
     """The data dictionary as a report page (a default target)."""
-    return ["results/data_dictionary.html"]
+    return [result("data_dictionary.html")]

@@ -50,12 +50,12 @@ def image_pool(scenario):
             m: {
                 "name": m,
                 "format": "advtransfer",
-                "file": f"results/{scenario}/models/{m}.safetensors",
+                "file": result(f"{scenario}/models/{m}.safetensors"),
             }
             for m in models
         },
-        "data": f"results/{scenario}/data/{target}.safetensors",
-        "transfer": f"results/{scenario}/transfer.tsv",
+        "data": result(f"{scenario}/data/{target}.safetensors"),
+        "transfer": result(f"{scenario}/transfer.tsv"),
         "per_source": {
             m: [p.format(scenario=scenario, model=m) for p in (attack, measure)]
             for m in models
@@ -96,7 +96,7 @@ def leaderboard_outputs():
         )
     for board in boards:
         leaderboard_pool(board)  # fail early on a scenario without a pool
-    return expand("results/{board}/{name}", board=boards, name=LEADERBOARD_OUTPUTS)
+    return expand(result("{board}/{name}"), board=boards, name=LEADERBOARD_OUTPUTS)
 
 
 def get_score_inputs(wildcards):
@@ -118,8 +118,8 @@ def get_board_inputs(wildcards):
     """Estimator scores and their benchmark, transfer.tsv and the cost benchmarks."""
     pool = leaderboard_pool(wildcards.board)
     return {
-        "scores": f"results/{wildcards.board}/estimators.tsv",
-        "score_benchmark": f"benchmarks/runs/{wildcards.board}/score_estimators.tsv",
+        "scores": result(f"{wildcards.board}/estimators.tsv"),
+        "score_benchmark": benchfile(f"{wildcards.board}/score_estimators.tsv"),
         "transfer": pool["transfer"],
         "adversarial_benchmarks": [p for ps in pool["per_source"].values() for p in ps]
         + pool["fixed"],

@@ -77,7 +77,7 @@ def nlp_outputs():
     """Products of the nlp scenario (rule all); checks the local input files first."""
     check_nlp_files()
     return expand(
-        "results/nlp/{name}",
+        result("nlp/{name}"),
         name=[
             "transfer.tsv",
             "correlation.tsv",
@@ -130,7 +130,7 @@ def get_nlp_encoder_inputs(wildcards):
     if config["nlp"]["encoder"]["kind"] != "random":
         return {}
     return {
-        "data": expand("results/nlp/data/{dataset}.csv", dataset=nlp_datasets()),
+        "data": expand(result("nlp/data/{dataset}.csv"), dataset=nlp_datasets()),
     }
 
 
@@ -138,8 +138,8 @@ def get_nlp_model_data(wildcards):
     """The normalised data set (and its class list) a classifier is fine-tuned on."""
     dataset = _nlp_model(wildcards)["dataset"]
     return {
-        "data": f"results/nlp/data/{dataset}.csv",
-        "data_meta": f"results/nlp/data/{dataset}.json",
+        "data": result(f"nlp/data/{dataset}.csv"),
+        "data_meta": result(f"nlp/data/{dataset}.json"),
     }
 
 
@@ -152,16 +152,16 @@ def get_nlp_target_data(wildcards):
     """The normalised target data set and its class list."""
     target = nlp_config()["target"]
     return {
-        "data": f"results/nlp/data/{target}.csv",
-        "data_meta": f"results/nlp/data/{target}.json",
+        "data": result(f"nlp/data/{target}.csv"),
+        "data_meta": result(f"nlp/data/{target}.json"),
     }
 
 
 def get_nlp_attack_inputs(wildcards):
     """Model, target data, encoder and (if configured) the word-vector file of an attack."""
     inputs = {
-        "model": f"results/nlp/models/{wildcards.model}/model.safetensors",
-        "encoder": "results/nlp/encoder/base.json",
+        "model": result(f"nlp/models/{wildcards.model}/model.safetensors"),
+        "encoder": result("nlp/encoder/base.json"),
         **get_nlp_target_data(wildcards),
     }
     vectors = config["nlp"]["attack"]["embeddings"]
@@ -181,6 +181,6 @@ def get_nlp_source_tables(wildcards):
     """Per-source adversarial and probe rows."""
     models = list(nlp_sources())
     return {
-        "adversarial": expand("results/nlp/adversarial/{model}.tsv", model=models),
-        "probe": expand("results/nlp/probe/{model}.tsv", model=models),
+        "adversarial": expand(result("nlp/adversarial/{model}.tsv"), model=models),
+        "probe": expand(result("nlp/probe/{model}.tsv"), model=models),
     }

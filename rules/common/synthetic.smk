@@ -11,9 +11,9 @@ wildcard_constraints:
 def synthetic_outputs():
     """Products of the synthetic scenario (rule all)."""
     return [
-        "results/synthetic/sweep.tsv",
-        "results/synthetic/figure2.png",
-        "results/synthetic/figure2.svg",
+        result("synthetic/sweep.tsv"),
+        result("synthetic/figure2.png"),
+        result("synthetic/figure2.svg"),
     ]
 
 
@@ -24,7 +24,7 @@ def get_synthetic_model_params(wildcards):
 
 def get_sweep_models(wildcards):
     """The target, plus the independently trained start point for the second set."""
-    models = {"target": "results/synthetic/models/target.safetensors"}
+    models = {"target": result("synthetic/models/target.safetensors")}
     if wildcards.set == "independent":
-        models["start"] = "results/synthetic/models/independent.safetensors"
+        models["start"] = result("synthetic/models/independent.safetensors")
     return models

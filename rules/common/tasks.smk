@@ -16,7 +16,7 @@ from advtransfer.tasks.taskonomy import (
 )  # noqa: E402
 
 #: The images (digits canvases with their task targets, or Taskonomy RGB images).
-TASK_DATA = "results/tasks/data/images.safetensors"
+TASK_DATA = result("tasks/data/images.safetensors")
 
 
 wildcard_constraints:
@@ -100,13 +100,13 @@ def tasks_outputs():
     if config["tasks"]["dataset"] == "taskonomy":
         check_taskonomy_inputs()
     return [
-        "results/tasks/atm.tsv",
-        "results/tasks/affinity.tsv",
-        "results/tasks/tau_matrix.tsv",
-        "results/tasks/entropy.tsv",
-        "results/tasks/clusters.tsv",
-        "results/tasks/figure4.png",
-        "results/tasks/figure5.png",
+        result("tasks/atm.tsv"),
+        result("tasks/affinity.tsv"),
+        result("tasks/tau_matrix.tsv"),
+        result("tasks/entropy.tsv"),
+        result("tasks/clusters.tsv"),
+        result("tasks/figure4.png"),
+        result("tasks/figure5.png"),
         *task_heatmap_paths("png"),
     ]
 
@@ -119,13 +119,13 @@ def task_heatmap_paths(ext):
         "tau1",
         "tau2",
     ]
-    return [f"results/tasks/heatmap_{name}.{ext}" for name in names]
+    return [result(f"tasks/heatmap_{name}.{ext}") for name in names]
 
 
 def task_model_path(task):
     """Weights of one task model: trained (digits) or imported from the task bank."""
     stage = "models" if config["tasks"]["dataset"] == "digits" else "taskbank"
-    return f"results/tasks/{stage}/{task}.safetensors"
+    return result(f"tasks/{stage}/{task}.safetensors")
 
 
 def get_source_model(wildcards):
@@ -173,7 +173,7 @@ def get_attack_inputs(wildcards):
 
 def get_adversarial_tables(wildcards):
     """Per-source adversarial loss tables."""
-    return expand("results/tasks/adversarial/{task}.tsv", task=task_names())
+    return expand(result("tasks/adversarial/{task}.tsv"), task=task_names())
 
 
 def affinity_pickle():
@@ -186,7 +186,7 @@ def get_affinity_inputs(wildcards):
     """Measured transfer tables (digits) or the Taskonomy affinity pickle (taskonomy)."""
     if config["tasks"]["dataset"] == "digits":
         return {
-            "losses": expand("results/tasks/knowledge/{task}.tsv", task=task_names())
+            "losses": expand(result("tasks/knowledge/{task}.tsv"), task=task_names())
         }
     path = affinity_pickle()
     if not Path(path).is_file():

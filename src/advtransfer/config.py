@@ -7,6 +7,7 @@ the run before any job starts.
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -134,6 +135,9 @@ def check_config_file(path: str | Path) -> None:
         mark = err.problem_mark or err.context_mark
         where = f", line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         what = " ".join(str(x) for x in (err.context, err.problem) if x) or str(err)
+        start = err.context_mark
+        if start is not None and mark is not None and start.line != mark.line:
+            what += f" (in what starts at line {start.line + 1})"
         raise ConfigError(
             f"config file {path}{where}: YAML syntax error: {what}. Fix: correct the YAML "
             "there (close brackets and quotes, indent with spaces, not tabs)."
@@ -249,3 +253,45 @@ def check_config_values(config: Mapping, known_scenarios: list[str] | None = Non
             f"{', '.join(known) or 'see schemas/scenarios/'})."
         )
     return problems
+
+
+# ---------------------------------------------------------------- command line
+
+
+def run_name(paths: list[str | Path], default: str = "default") -> str:
+    """The `run` of config files merged in order (the last file that sets it wins)."""
+    name = default
+    for path in paths:
+        check_config_file(path)
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        name = str(data.get("run", name))
+    return name
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m advtransfer.config check|run-name FILE...`` (used by the Makefile).
+
+    ``check`` stops on an empty or malformed file naming the file and the line, before
+    Snakemake reads it (Snakemake's own message for a ``--configfile`` names neither);
+    ``run-name`` prints the run name of the files merged in order.
+    """
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m advtransfer.config")
+    parser.add_argument("command", choices=["check", "run-name"])
+    parser.add_argument("files", nargs="*", help="config files, in --configfile order")
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "check":
+            for path in args.files:
+                check_config_file(path)
+        else:
+            print(run_name(args.files))
+    except (ConfigError, OSError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -342,7 +342,7 @@ def tasks_finding(entropy: pd.DataFrame, *, k: int, n_tasks: int | None = None,
 
 
 def render_markdown(findings: Sequence[Finding], *, head: str = "") -> str:
-    """The findings page as Markdown (``results/findings.md``, printed by ``make run``)."""
+    """The findings page as Markdown (``results/<run>/findings.md``, printed by ``make run``)."""
     parts = ["# Findings", ""]
     if head:
         parts += [head.strip(), ""]

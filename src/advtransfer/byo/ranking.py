@@ -162,14 +162,14 @@ def rank_candidates(
         After ``make run`` and the example (configs/byo_example.yaml), rank three of the
         default run's digits models for the exported digits folder:
 
-        >>> models = "results/distributions/models"
+        >>> models = "results/default/distributions/models"
         >>> ranking = rank_candidates(
         ...     [{"name": "a", "format": "advtransfer", "file": f"{models}/p000_s0.safetensors"},
         ...      {"name": "b", "format": "safetensors", "arch": "digits_cnn",
         ...       "file": f"{models}/p050_s0.safetensors"},
         ...      {"name": "c", "format": "export",
-        ...       "file": "results/byo/example/digits_p100_export.pt2"}],
-        ...     "results/byo/example/target",
+        ...       "file": "results/byo_example/byo/example/digits_p100_export.pt2"}],
+        ...     "results/byo_example/byo/example/target",
         ...     settings={"target": {"image_size": 8, "channels": 1},
         ...               "train": {"arch": "digits_cnn", "epochs": 10}})  # doctest: +SKIP
         >>> ranking[["rank", "model", "probe_accuracy", "cross_adv_loss", "leep"]]  # doctest: +SKIP

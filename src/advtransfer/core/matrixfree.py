@@ -76,7 +76,7 @@ from torch import Tensor, nn
 
 from advtransfer.core.checks import check_batch_size, check_positive_int, check_positive_number
 from advtransfer.core.modelutils import eval_mode
-from advtransfer.core.tau import affine_map
+from advtransfer.core.tau import directional_tau2, singular_ratio, transferability_result
 
 __all__ = [
     "GRAD_DIFF_FLOOR",
@@ -86,6 +86,7 @@ __all__ = [
     "MatrixFreeSingular",
     "adversarial_transferability_matrix_free",
     "gradient_difference_matrix_free",
+    "tau2_matrix_free",
     "top_singular_matrix_free",
     "transferability_matrix_matrix_free",
 ]
@@ -272,9 +273,7 @@ class MatrixFreeSingular:
     @property
     def ratio(self) -> Tensor:
         """``lambda(x) = sigma_2 / sigma_1`` (Definition 4), zero where ``sigma_1 = 0``."""
-        s1 = self.sigma1
-        safe = torch.where(s1 > 0, s1, torch.ones_like(s1))
-        return torch.where(s1 > 0, self.sigma2 / safe, torch.zeros_like(s1))
+        return singular_ratio(self.sigma1, self.sigma2)
 
     @property
     def n_not_converged(self) -> int:
@@ -512,10 +511,8 @@ def _both_models(source: nn.Module, target: nn.Module, x: Tensor, batch_size: in
 def _directional(delta_s: Tensor, delta_t: Tensor, sigma1_t: Tensor
                  ) -> tuple[Tensor, Tensor, tuple[Tensor, Tensor, Tensor], Tensor]:
     """``tau2``, ``alpha``, ``(A, A*, r)`` and ``E sigma_{1,T}^2`` from the deviations."""
-    a, a_star, r = affine_map(delta_s, delta_t)
+    tau2, a, a_star, r = directional_tau2(delta_s, delta_t)
     tgt_sq = delta_t.pow(2).sum(1).mean()
-    resid = (delta_t - delta_s @ a.transpose(0, 1)).pow(2).sum(1).mean()
-    tau2 = 1.0 - resid / tgt_sq if tgt_sq > 0 else torch.zeros_like(tgt_sq)
     own = sigma1_t.pow(2).mean()
     alpha = tgt_sq / own if own > 0 else torch.zeros_like(own)
     return tau2, alpha, (a, a_star, r), own
@@ -617,33 +614,12 @@ def adversarial_transferability_matrix_free(
     solver = {"k": k, "block": block, "tol": tol, "gap_tol": gap_tol, "max_iters": max_iters,
               "max_basis": max_basis, "gen": gen, "device": x.device}
     src, tgt, delta_t = _both_models(source, target, x, batch_size, output, mode, solver)
-    delta_s = src.jv[:, :, 0]
-    tau1_ps = (src.v1 * tgt.v1).sum(1).pow(2)
-    tau2, alpha, (a, a_star, r), own = _directional(delta_s, delta_t, tgt.sigma1)
-    lam_s, lam_t = src.ratio, tgt.ratio
+    res = transferability_result(src.v1, tgt.v1, src.jv[:, :, 0], delta_t,
+                                 (src.sigma1, src.sigma2), (tgt.sigma1, tgt.sigma2))
+    res.update(sigma2_source=src.sigma2, sigma2_target=tgt.sigma2)
+    own = tgt.sigma1.pow(2).mean()
     dt = x.dtype if x.dtype in (torch.float32, torch.float64) else torch.float32
     not_conv = ~(src.converged & tgt.converged)
-    res = {
-        "tau1": tau1_ps.mean(),
-        "tau1_per_sample": tau1_ps,
-        "tau2": tau2,
-        "alpha": alpha,
-        "A": a,
-        "A_star": a_star,
-        "r": r,
-        "lambda_source": lam_s.max(),
-        "lambda_target": lam_t.max(),
-        "lambda_source_per_sample": lam_s,
-        "lambda_target_per_sample": lam_t,
-        "sigma1_source": src.sigma1,
-        "sigma1_target": tgt.sigma1,
-        "sigma2_source": src.sigma2,
-        "sigma2_target": tgt.sigma2,
-        "delta_source": delta_s,
-        "delta_target": delta_t,
-        "v_source": src.v1,
-        "v_target": tgt.v1,
-    }
     res = {key: val.to(dt) for key, val in res.items()}
     if with_gradient_difference:
         g, g_conv = _gradient_difference(source, target, x, res["A"].to(_F64), scale=own,
@@ -662,6 +638,61 @@ def adversarial_transferability_matrix_free(
         "iterations_target": tgt.iterations,
     })
     return res
+
+
+def tau2_matrix_free(
+    source: nn.Module,
+    target: nn.Module,
+    x: Tensor,
+    *,
+    k: int = 2,
+    tol: float = 1e-4,
+    gap_tol: float = 1e-3,
+    max_iters: int = 100,
+    block: int | None = None,
+    max_basis: int = 64,
+    batch_size: int = 16,
+    seed: int = 0,
+    output: str = "logits",
+    mode: str = "func",
+) -> tuple[Tensor, int]:
+    """tau2 alone (Definition 3), matrix-free: one Krylov solve of the source only.
+
+    ``tau2`` needs ``v_S``, ``Delta_S = J_S v_S`` and ``Delta_T = J_T v_S`` but nothing of
+    the target's own singular structure, so the target costs one JVP per point here. Used
+    for a second tau2 on another output map (e.g. the raw logits beside centred ones) at
+    about half the cost of :func:`adversarial_transferability_matrix_free`.
+
+    Args:
+        source, target: models on the same inputs ``(B, *input_shape)``.
+        x: ``(N, *input_shape)``.
+        k, tol, gap_tol, max_iters, block, max_basis, batch_size, seed, output, mode: as
+            :func:`top_singular_matrix_free` (applied to the source).
+
+    Returns:
+        ``(tau2, n_not_converged)``: a 0-dim tensor (float64 for float64 ``x``, else
+        float32) and the number of points where the source's solve did not converge.
+    """
+    block = _check_solver_args(k, block, tol, gap_tol, max_iters, max_basis, batch_size)
+    if x.ndim < 2:
+        raise ValueError(f"x must have a batch dimension, got shape {tuple(x.shape)}")
+    gen = torch.Generator().manual_seed(seed)
+    ds_parts, dt_parts, n_bad = [], [], 0
+    with eval_mode(source), eval_mode(target):
+        for start in range(0, x.shape[0], batch_size):
+            xb = x[start : start + batch_size]
+            op_s = LinearizedModel(source, xb, output, mode, block)
+            src = _krylov_top(_gram_apply(op_s), op_s.batch, op_s.n, k, block, tol, gap_tol,
+                              max_iters, max_basis, gen, x.device)
+            del op_s
+            op_t = LinearizedModel(target, xb, output, mode, 1)
+            dt_parts.append(op_t.jvp(src.v[:, :, :1]).to(_F64)[:, :, 0])
+            del op_t
+            ds_parts.append(src.jv[:, :, 0])
+            n_bad += src.n_not_converged
+    tau2 = directional_tau2(torch.cat(ds_parts), torch.cat(dt_parts))[0]
+    dt = x.dtype if x.dtype in (torch.float32, torch.float64) else torch.float32
+    return tau2.to(dt), n_bad
 
 
 def _gradient_difference(source, target, x, a, *, scale, floor, tol, max_iters, max_basis,

@@ -31,9 +31,12 @@ __all__ = [
     "input_jacobians",
     "log_softmax_outputs",
     "output_jacobians",
+    "singular_ratio",
     "top_singular",
     "adversarial_transferability",
     "affine_map",
+    "directional_tau2",
+    "transferability_result",
 ]
 
 
@@ -106,8 +109,20 @@ class TopSingular:
     @property
     def ratio(self) -> Tensor:
         """Singular value ratio ``lambda(x) = sigma2 / sigma1`` (Definition 4), ``(N,)``."""
-        safe = torch.where(self.sigma1 > 0, self.sigma1, torch.ones_like(self.sigma1))
-        return torch.where(self.sigma1 > 0, self.sigma2 / safe, torch.zeros_like(self.sigma1))
+        return singular_ratio(self.sigma1, self.sigma2)
+
+
+def singular_ratio(sigma1: Tensor, sigma2: Tensor) -> Tensor:
+    """``lambda(x) = sigma_2(x) / sigma_1(x)`` (Definition 4), zero where ``sigma_1 = 0``.
+
+    Args:
+        sigma1, sigma2: ``(N,)`` largest and second singular values per point.
+
+    Returns:
+        ``(N,)`` ratios, dtype of ``sigma1``.
+    """
+    safe = torch.where(sigma1 > 0, sigma1, torch.ones_like(sigma1))
+    return torch.where(sigma1 > 0, sigma2 / safe, torch.zeros_like(sigma1))
 
 
 def top_singular(jac: Tensor, chunk: int = 64) -> TopSingular:
@@ -298,16 +313,63 @@ def adversarial_transferability(jac_source: Tensor, jac_target: Tensor) -> dict[
     check_finite(jac_target, "jac_target")
     src = top_singular(jac_source)
     tgt = top_singular(jac_target)
-    tau1_ps = (src.v * tgt.v).sum(1).pow(2)
     delta_s = (jac_source @ src.v.unsqueeze(-1)).squeeze(-1)
     delta_t = (jac_target @ src.v.unsqueeze(-1)).squeeze(-1)
-    a, a_star, r = affine_map(delta_s, delta_t)
-    tgt_sq = delta_t.pow(2).sum(1).mean()
-    resid = (delta_t - delta_s @ a.transpose(0, 1)).pow(2).sum(1).mean()
+    return transferability_result(src.v, tgt.v, delta_s, delta_t, (src.sigma1, src.sigma2),
+                                  (tgt.sigma1, tgt.sigma2))
+
+
+def directional_tau2(delta_source: Tensor, delta_target: Tensor
+                     ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """``tau2`` of Definition 3 from the deviations, with the map it used.
+
+    ``tau2 = 1 - ||Delta_T - A Delta_S||_D^2 / ||Delta_T||_D^2`` with ``A`` from
+    :func:`affine_map`; zero where ``Delta_T = 0``.
+
+    Args:
+        delta_source: ``Delta_S = J_S v_S``, ``(N, d_S)``.
+        delta_target: ``Delta_T = J_T v_S``, ``(N, d_T)``.
+
+    Returns:
+        ``(tau2, A, A_star, r)``: 0-dim ``tau2`` and ``r``, ``A`` and ``A_star`` of shape
+        ``(d_T, d_S)``.
+    """
+    a, a_star, r = affine_map(delta_source, delta_target)
+    tgt_sq = delta_target.pow(2).sum(1).mean()
+    resid = (delta_target - delta_source @ a.transpose(0, 1)).pow(2).sum(1).mean()
     tau2 = 1.0 - resid / tgt_sq if tgt_sq > 0 else torch.zeros_like(tgt_sq)
-    own = tgt.sigma1.pow(2).mean()
+    return tau2, a, a_star, r
+
+
+def transferability_result(
+    v_source: Tensor,
+    v_target: Tensor,
+    delta_source: Tensor,
+    delta_target: Tensor,
+    sigma_source: tuple[Tensor, Tensor],
+    sigma_target: tuple[Tensor, Tensor],
+) -> dict[str, Tensor]:
+    """The result mapping of :func:`adversarial_transferability` from per-point pieces.
+
+    Shared by the exact path (pieces from materialised Jacobians) and the matrix-free path
+    (:mod:`advtransfer.core.matrixfree`, pieces from Jacobian products), so that both
+    apply the same definitions and return the same keys.
+
+    Args:
+        v_source, v_target: top right-singular vectors ``v_S``, ``v_T``, ``(N, n)``.
+        delta_source, delta_target: ``Delta_S = J_S v_S`` ``(N, d_S)``, ``Delta_T = J_T v_S``
+            ``(N, d_T)``.
+        sigma_source, sigma_target: ``(sigma_1, sigma_2)`` per point, each ``(N,)``.
+
+    Returns:
+        The mapping described in :func:`adversarial_transferability`.
+    """
+    tau1_ps = (v_source * v_target).sum(1).pow(2)
+    tau2, a, a_star, r = directional_tau2(delta_source, delta_target)
+    tgt_sq = delta_target.pow(2).sum(1).mean()
+    own = sigma_target[0].pow(2).mean()
     alpha = tgt_sq / own if own > 0 else torch.zeros_like(own)
-    lam_s, lam_t = src.ratio, tgt.ratio
+    lam_s, lam_t = singular_ratio(*sigma_source), singular_ratio(*sigma_target)
     return {
         "tau1": tau1_ps.mean(),
         "tau1_per_sample": tau1_ps,
@@ -320,10 +382,10 @@ def adversarial_transferability(jac_source: Tensor, jac_target: Tensor) -> dict[
         "lambda_target": lam_t.max(),
         "lambda_source_per_sample": lam_s,
         "lambda_target_per_sample": lam_t,
-        "sigma1_source": src.sigma1,
-        "sigma1_target": tgt.sigma1,
-        "delta_source": delta_s,
-        "delta_target": delta_t,
-        "v_source": src.v,
-        "v_target": tgt.v,
+        "sigma1_source": sigma_source[0],
+        "sigma1_target": sigma_target[0],
+        "delta_source": delta_source,
+        "delta_target": delta_target,
+        "v_source": v_source,
+        "v_target": v_target,
     }

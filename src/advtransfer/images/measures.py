@@ -17,7 +17,7 @@ import torch
 from torch import Tensor, nn
 
 from advtransfer.core import attacks, probes, tau
-from advtransfer.core.matrixfree import adversarial_transferability_matrix_free
+from advtransfer.core.matrixfree import adversarial_transferability_matrix_free, tau2_matrix_free
 from advtransfer.core.modelutils import eval_mode
 from advtransfer.core.names import ADVERSARIAL_MEASURES, KNOWLEDGE_MEASURES
 
@@ -137,6 +137,25 @@ def _exact_tau(source: nn.Module, reference: nn.Module, x: Tensor, jacobian_outp
     return res, tau2_logits
 
 
+def _matrix_free_tau2_logits(source: nn.Module, reference: nn.Module, x: Tensor,
+                             jacobian_output: str, tau2: float, batch_size: int) -> float:
+    """tau2 on the raw logits on the matrix-free path (``tau2`` itself for ``logits``).
+
+    Another output map has other top singular vectors, so this is a second solve (of the
+    source only, :func:`advtransfer.core.matrixfree.tau2_matrix_free`); NaN for
+    ``features``, as on the exact path.
+    """
+    if jacobian_output == "features":
+        return float("nan")
+    if jacobian_output == "logits":
+        return tau2
+    value, n_bad = tau2_matrix_free(source, reference, x, batch_size=batch_size)
+    if n_bad:
+        _log.warning("matrix-free tau2_logits: %d of %d points did not converge (kept)",
+                     n_bad, x.shape[0])
+    return float(value)
+
+
 def _tau_measures(source: nn.Module, reference: nn.Module, x: Tensor, jacobian_output: str,
                   batch_size: int, method: str, memory_mb: float) -> dict[str, Any]:
     """tau1, tau2, alpha, lambdas by the chosen ``jacobian_method`` (adversarial_measures)."""
@@ -151,7 +170,8 @@ def _tau_measures(source: nn.Module, reference: nn.Module, x: Tensor, jacobian_o
         res = adversarial_transferability_matrix_free(s_map, r_map, x,
                                                       batch_size=min(batch_size, 64))
         n_bad = int(res["n_not_converged"])
-        tau2_logits = float(res["tau2"]) if jacobian_output == "logits" else float("nan")
+        tau2_logits = _matrix_free_tau2_logits(source, reference, x, jacobian_output,
+                                               float(res["tau2"]), min(batch_size, 64))
         if n_bad:
             _log.warning("matrix-free tau: %d of %d points did not converge (kept, counted)",
                          n_bad, x.shape[0])
@@ -206,8 +226,9 @@ def adversarial_measures(
       products with the Jacobians only: any ``d``, memory of one batch of activations);
       ``n_not_converged``: points where the matrix-free solver did not converge (kept in
       the means, counted here; always 0 for ``exact``). On the matrix-free path
-      ``tau2_logits`` is NaN unless ``jacobian_output`` is ``logits`` (it would need a second
-      solve on the raw logits).
+      ``tau2_logits`` takes a second solve, of the source's raw logits only
+      (:func:`advtransfer.core.matrixfree.tau2_matrix_free`), unless ``jacobian_output``
+      is ``logits`` (then it is ``tau2``) or ``features`` (NaN).
 
     Args:
         x, y: clean attack images (N, C, H, W) in [0, 1] and true labels (N,).

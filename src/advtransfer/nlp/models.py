@@ -245,7 +245,7 @@ def encoder_path(info: Mapping[str, Any], verify: bool = True) -> Path:
     path = Path(info["path"])
     if not (path / WEIGHTS).is_file():
         raise ModelMissingError(f"encoder weights {path / WEIGHTS} are gone; re-run the "
-                                "prepare_text_encoder job (delete results/nlp/encoder)")
+                                "prepare_text_encoder job (delete results/<run>/nlp/encoder)")
     if verify:
         _check_hash(path / WEIGHTS, info.get("expected_sha256") or info["sha256"], "encoder")
     return path
