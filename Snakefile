@@ -47,6 +47,7 @@ include: "rules/attributes.smk"
 include: "rules/nlp.smk"
 include: "rules/leaderboard.smk"
 include: "rules/byo.smk"
+include: "rules/zoo.smk"
 include: "rules/findings.smk"
 
 

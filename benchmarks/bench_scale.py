@@ -15,23 +15,35 @@ Methods (float32, eval mode, same seeds so both see the same models and points):
 * ``exact``: ``core.tau.input_jacobians`` (d backward passes per batch) for both models,
   then ``core.tau.adversarial_transferability``;
 * ``matrix_free``: ``core.matrixfree.adversarial_transferability_matrix_free`` (defaults:
-  block Krylov, block 2, tol 1e-4);
+  block Krylov, block 2, tol 1e-4) with ``batch_size = --mf-batch`` (default 2): the
+  matrix-free memory is one tiled batch of ``mf_batch * block`` rows of activations (kept
+  for the VJP) plus the Krylov basis, whatever ``N`` and ``d``; the exact path's grows
+  with ``N * d * n`` (both Jacobians plus a float64 block of ``top_singular``);
 * ``matrix_free_b1`` (full run only): the same with ``block=1`` (single-vector Lanczos,
   fewer products; cannot see an exactly repeated sigma_1).
 
 Cases: a ResNet-18 (CIFAR stem, 32x32) with a d-way head, d in {10, 100, 1000}, and a
-small convolutional encoder-decoder with a 16x16 output map (d = 256); ``--quick`` also
-uses ``resnet18w16_d1000``, the same ResNet-18 at a quarter of the width (16-32-64-128
-channels), so that the exact path's 1000 backward passes per model fit its time.
+small convolutional encoder-decoder with a 16x16 output map (d = 256); ``--quick`` uses
+``resnet18w16_d1000``, the same ResNet-18 at a quarter of the width (16-32-64-128
+channels) and the same 1000-way head, so that the exact path's 1000 backward passes per
+model fit its time (its Jacobians, ``N x 1000 x 3072``, are as large as at full width).
+``--cases a,b`` runs a subset of the plan (e.g. ``--cases resnet18_d1000``).
+
+What is measured: ``time s`` is the computation alone (after model build and warm-up);
+``peak MB`` the row's own peak RSS; ``work MB`` = peak RSS - RSS after model build and
+warm-up (the increment: torch's ~0.9 GB import and the models are in neither path's
+work); ``mem ratio`` = matrix-free work / exact work; ``speedup`` = exact time /
+matrix-free time, both within one run.
 
 Usage:
-    python benchmarks/bench_scale.py [--quick] [--threads 2]
+    python benchmarks/bench_scale.py [--quick] [--threads 2] [--mf-batch 2] [--cases ...]
 
-``--quick`` (encdec16 at N = 4, resnet18w16_d1000 at N = 2; at most 3 minutes on 2
-cores) ends with exactly one line ``quick: speedup S memory_ratio M max_abs_diff D`` for
-its largest case (the narrow ResNet-18, d = 1000): ``S`` = exact time / matrix-free time,
-``M`` = matrix-free work / exact work (peak RSS above the baseline), ``D`` = max
-|difference| of tau1, tau2, alpha, lambda_S, lambda_T.
+``--quick`` (encdec16 and resnet18w16_d1000, both at N = 8; about a minute on 2 idle
+cores, at most 3 minutes) ends with exactly one line
+``quick: speedup S memory_ratio M max_abs_diff D`` for its largest case (the narrow
+ResNet-18, d = 1000): ``S`` = exact time / matrix-free time, ``M`` = matrix-free work /
+exact work (peak RSS above the baseline), ``D`` = max |difference| of tau1, tau2, alpha,
+lambda_S, lambda_T.
 """
 
 from __future__ import annotations
@@ -124,7 +136,7 @@ def build_case(name: str, n_points: int, seed: int = 0):
     return models[0].eval(), models[1].eval(), x
 
 
-def child(case: str, method: str, n_points: int, threads: int) -> None:
+def child(case: str, method: str, n_points: int, threads: int, mf_batch: int) -> None:
     import torch
 
     torch.set_num_threads(threads)
@@ -146,7 +158,7 @@ def child(case: str, method: str, n_points: int, threads: int) -> None:
     else:
         block = 1 if method == "matrix_free_b1" else None
         res = adversarial_transferability_matrix_free(source, target, x, block=block,
-                                                      batch_size=16)
+                                                      batch_size=mf_batch)
         extra = {"n_not_converged": int(res["n_not_converged"]),
                  "iters": float(torch.cat([res["iterations_source"],
                                            res["iterations_target"]]).float().mean())}
@@ -158,9 +170,9 @@ def child(case: str, method: str, n_points: int, threads: int) -> None:
     print("RESULT " + json.dumps(out), flush=True)
 
 
-def run_child(case: str, method: str, n_points: int, threads: int) -> dict:
+def run_child(case: str, method: str, n_points: int, threads: int, mf_batch: int) -> dict:
     cmd = [sys.executable, __file__, "--child", case, method, str(n_points),
-           "--threads", str(threads)]
+           "--threads", str(threads), "--mf-batch", str(mf_batch)]
     env = dict(os.environ, PYTHONWARNINGS="ignore")
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env,
                           check=False)
@@ -174,22 +186,31 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--mf-batch", type=int, default=2,
+                        help="points per matrix-free batch (memory ~ mf_batch * block rows)")
+    parser.add_argument("--cases", default="",
+                        help="comma-separated subset of the plan's cases, e.g. resnet18_d1000")
     parser.add_argument("--child", nargs=3, metavar=("CASE", "METHOD", "N"))
     args = parser.parse_args()
     if args.child:
         case, method, n_points = args.child
-        child(case, method, int(n_points), args.threads)
+        child(case, method, int(n_points), args.threads, args.mf_batch)
         return
     if args.quick:
-        plan = [("encdec16", 4), ("resnet18w16_d1000", 2)]
+        plan = [("encdec16", 8), ("resnet18w16_d1000", 8)]
         methods = ("exact", "matrix_free")
     else:
         plan = [("encdec16", 32), ("resnet18_d10", 8), ("resnet18_d100", 8),
                 ("resnet18_d1000", 8)]
         methods = ("exact", "matrix_free", "matrix_free_b1")
+    if args.cases:
+        plan = [(c, n) for c, n in plan if c in args.cases.split(",")]
     import torch
 
-    print(f"torch {torch.__version__}, {args.threads} threads, float32, one process per row")
+    print(f"torch {torch.__version__}, {args.threads} threads, float32, one process per row, "
+          f"matrix-free batch {args.mf_batch}")
+    print("peak MB = peak RSS of the row's process; work MB = peak RSS - RSS after the "
+          "models, inputs and warm-up (mem ratio = matrix-free work / exact work)")
     header = (f"{'case':16s} {'N':>4s} {'d':>5s} {'method':15s} {'time s':>8s} {'speedup':>8s} "
               f"{'peak MB':>8s} {'work MB':>8s} {'mem ratio':>9s} {'max|diff|':>10s} "
               f"{'not conv':>8s} {'iters':>6s}")
@@ -197,7 +218,7 @@ def main() -> None:
     print("-" * len(header))
     last = None
     for case, n_points in plan:
-        rows = {m: run_child(case, m, n_points, args.threads) for m in methods}
+        rows = {m: run_child(case, m, n_points, args.threads, args.mf_batch) for m in methods}
         ex = rows["exact"]
         for method, row in rows.items():
             if method == "exact":

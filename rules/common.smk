@@ -61,6 +61,7 @@ include: "common/attributes.smk"
 include: "common/nlp.smk"
 include: "common/leaderboard.smk"
 include: "common/byo.smk"
+include: "common/zoo.smk"
 include: "common/findings.smk"
 
 
@@ -74,6 +75,7 @@ SCENARIO_OUTPUTS = {
     "nlp": nlp_outputs,
     "leaderboard": leaderboard_outputs,
     "byo": byo_outputs,
+    "zoo": zoo_outputs,
 }
 #: Run-wide products after the scenarios' (rules/findings.smk), as
 #: {name: function(scenario outputs) -> [paths]}: the findings page, an HTML page beside

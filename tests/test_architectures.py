@@ -22,6 +22,12 @@ CASES = [
     ("digits_cnn", 1, 8, 64),
     ("resnet18_cifar", 3, 32, 512),
     ("resnet18_torchvision", 3, 32, 512),
+    # the model zoo's families (FAMILIES)
+    ("digits_mlp_s", 1, 8, 32),
+    ("digits_mlp_l", 1, 8, 256),
+    ("digits_cnn_s", 1, 8, 16),
+    ("digits_resnet_s", 1, 8, 8),
+    ("digits_resnet_l", 1, 8, 48),
 ]
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+import pandas as pd
 import pytest
 import torch
 
@@ -85,3 +86,38 @@ def test_matrix_free_tau2_logits_is_finite_and_matches_exact(output):
 def test_unknown_method_is_rejected():
     with pytest.raises(ValueError, match="jacobian_method"):
         measures.adversarial_measures(*_args(), jacobian_points=4, jacobian_method="svd")
+
+
+@pytest.mark.parametrize("output", ["centered_logits", "logits"])
+def test_text_measures_matrix_free_match_exact(output, tmp_path):
+    # the NLP measures take the same jacobian_method; exact stays the default
+    pytest.importorskip("transformers", reason="the nlp scenario needs transformers")
+    from advtransfer.nlp import corpora, models
+    from advtransfer.nlp import measures as text_measures
+
+    models.set_offline()
+    texts, labels = corpora.generate_corpus("movie_reviews", 24, 0, label_noise=0.0)
+    enc = models.resolve_encoder({"kind": "random", "random": {
+        "vocab_size": 300, "hidden_size": 16, "num_hidden_layers": 1,
+        "num_attention_heads": 2, "intermediate_size": 32, "seed": 0}},
+        out_dir=tmp_path, texts=texts)
+    source, reference = (models.finetune_classifier(
+        models.encoder_path(enc), (texts[:16], labels[:16]), (texts[16:], labels[16:]),
+        num_labels=k, epochs=1, batch_size=8, lr=1e-3, max_length=24, seed=k)[0]
+        for k in (2, 3))
+    table = pd.DataFrame({"index": range(4), "label": labels[:4], "text": texts[:4],
+                          "adv_text": texts[:4], "success": False, "n_changed": 0,
+                          "n_words": 5, "queries": 1, "changes": "[]"})
+    rows = {m: text_measures.text_adversarial_measures(
+        source, reference, table, table, jacobian_points=4, jacobian_output=output,
+        jacobian_method=m) for m in ("exact", "matrix_free")}
+    default = text_measures.text_adversarial_measures(source, reference, table, table,
+                                                      jacobian_points=4, jacobian_output=output)
+    assert default["jacobian_method"] == "exact" == rows["exact"]["jacobian_method"]
+    assert rows["matrix_free"]["jacobian_method"] == "matrix_free"
+    assert rows["matrix_free"]["n_not_converged"] == 0
+    for key in (*TAU_KEYS, "tau2_logits"):
+        assert rows["matrix_free"][key] == pytest.approx(rows["exact"][key], abs=1e-3), key
+    with pytest.raises(ValueError, match="jacobian_method"):
+        text_measures.text_adversarial_measures(source, reference, table, table,
+                                                jacobian_points=4, jacobian_method="svd")

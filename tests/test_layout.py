@@ -6,7 +6,7 @@ Layers of ``src/advtransfer`` (README "How the code is laid out"):
 * helpers (top-level modules: io, config, plots, fitting, jobs, and the public re-exports
   metrics / theory): import only ``core`` and each other.
 * ``images``: machinery shared by the image scenarios; imports ``core`` and the helpers.
-* scenarios (synthetic, distributions, attributes, tasks, nlp, leaderboard, byo): import
+* scenarios (synthetic, distributions, attributes, tasks, nlp, leaderboard, byo, zoo): import
   ``core``, ``images``, the helpers and themselves, never another scenario.
 """
 
@@ -20,7 +20,8 @@ import pytest
 from conftest import REPO
 
 PKG = REPO / "src" / "advtransfer"
-SCENARIOS = ("synthetic", "distributions", "attributes", "tasks", "nlp", "leaderboard", "byo")
+SCENARIOS = ("synthetic", "distributions", "attributes", "tasks", "nlp", "leaderboard", "byo",
+             "zoo")
 SHARED = ("core", "images")
 
 

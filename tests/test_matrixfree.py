@@ -226,7 +226,7 @@ def test_tau2_matrix_free_float32_matches_exact_output_map(output):
     assert tau2.dtype == torch.float32 and bool(torch.isfinite(tau2)) and n_bad == 0
     assert abs(float(tau2) - float(ex["tau2"])) <= 1e-3
     assert abs(float(full["tau2"]) - float(ex["tau2"])) <= 1e-3
-    assert float(tau2) == pytest.approx(float(full["tau2"]), abs=1e-6)  # same source solve
+    assert float(tau2) == pytest.approx(float(full["tau2"]), abs=1e-4)  # other start vectors
 
 
 def test_shared_result_mapping_has_the_same_keys_on_both_paths():

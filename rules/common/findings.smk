@@ -10,9 +10,18 @@ FINDINGS_TABLES = {
     "attributes": [result("attributes/correlation.tsv")],
     "tasks": [result("tasks/entropy.tsv")],
     "nlp": [result("nlp/correlation.tsv")],
+    "zoo": [result("zoo/leaderboard.tsv")],
 }
 #: Scenarios whose result folder holds tables rendered as HTML.
-TABLE_SECTIONS = ["synthetic", "distributions", "attributes", "tasks", "nlp", "byo"]
+TABLE_SECTIONS = [
+    "synthetic",
+    "distributions",
+    "attributes",
+    "tasks",
+    "nlp",
+    "byo",
+    "zoo",
+]
 DATA_DICTIONARY = str(Path(workflow.basedir) / "schemas/outputs.yaml")
 
 
@@ -47,7 +56,8 @@ def get_findings_settings(wildcards):
     settings = {}
     for scenario in get_findings_tables():
         section = config.get(scenario, {})
-        primary = (section.get("correlation") or {}).get("primary") or {}
+        inference = section.get("correlation") or section.get("ranking") or {}
+        primary = inference.get("primary") or {}
         settings[scenario] = {
             "primary": (
                 [primary.get("adversarial"), primary.get("knowledge")]

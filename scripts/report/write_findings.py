@@ -16,6 +16,9 @@ for scenario, entry in smk.params.tables.items():
     tables = {Path(p).name: pd.read_csv(p, sep="\t") for p in entry["tables"]}
     if scenario == "synthetic":
         sections.append(findings.synthetic_finding(tables["sweep.tsv"]))
+    elif scenario == "zoo":
+        primary = settings["zoo"]["primary"]
+        sections.append(findings.zoo_finding(tables["leaderboard.tsv"], primary=primary))
     elif scenario == "tasks":
         sections.append(findings.tasks_finding(tables["entropy.tsv"], k=settings["tasks"]["k"]))
     else:

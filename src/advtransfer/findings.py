@@ -39,6 +39,7 @@ __all__ = [
     "render_rst",
     "synthetic_finding",
     "tasks_finding",
+    "zoo_finding",
 ]
 
 #: Below this many sources no interval is shown and the verdict is inconclusive.
@@ -58,6 +59,7 @@ _TITLES = {
     "attributes": "Transfer among attributes (paper §4.3, Table 1)",
     "tasks": "Transfer among tasks (paper §4.4, Figures 4-5)",
     "nlp": "Transfer among text models (paper §4.2, NLP)",
+    "zoo": "Model zoo: three families, three source data sets, three targets (addition)",
 }
 
 
@@ -338,6 +340,92 @@ def tasks_finding(entropy: pd.DataFrame, *, k: int, n_tasks: int | None = None,
         no = ", ".join(_num(e) for e, s in statuses if s != "supported")
         finding.verdict = (f"mixed: below chance by {_num(CHANCE_SDS)} sds at eps = {yes}, "
                            f"not at eps = {no}.")
+    return finding
+
+
+def _interval(row: pd.Series | None, n_sources: int) -> str:
+    """``τ_w 0.61 [0.42, 0.80]`` of a mean row (no interval below :data:`MIN_SOURCES`)."""
+    if row is None:
+        return "n/a"
+    text = f"mean τ_w {_num(_float(row, 'weighted_tau'))}"
+    if n_sources >= MIN_SOURCES:
+        text += f" [{_num(_float(row, 'weighted_tau_lo'))}, {_num(_float(row, 'weighted_tau_hi'))}]"
+    return text
+
+
+def _best(mean: pd.DataFrame, kind: str) -> pd.Series | None:
+    rows = mean[(mean["kind"] == kind) & mean["weighted_tau"].notna()]
+    return None if rows.empty else rows.sort_values("weighted_tau", ascending=False).iloc[0]
+
+
+def _wins(board: pd.DataFrame, truth: str, a: str, b: str) -> tuple[int, int]:
+    """(targets on which measure a's weighted tau beats b's, targets compared)."""
+    per = board[(board["target"] != "mean") & (board["truth"] == truth)]
+    grid = per.pivot_table(index="target", columns="measure", values="weighted_tau")
+    if a not in grid or b not in grid:
+        return 0, 0
+    both = grid[[a, b]].dropna()
+    return int((both[a] > both[b]).sum()), len(both)
+
+
+def _zoo_verdict(adv: pd.Series | None, rivals: Sequence[pd.Series], n: int) -> str:
+    if adv is None:
+        return "no verdict: leaderboard.tsv has no adversarial measure with a finite τ_w."
+    if n < MIN_SOURCES:
+        return f"inconclusive: n = {n} sources (at least {MIN_SOURCES} are needed for an interval)."
+    lo, hi = _float(adv, "weighted_tau_lo"), _float(adv, "weighted_tau_hi")
+    names = [f"`{r['measure']}`" for r in rivals]
+    if all(lo > _float(r, "weighted_tau_hi") for r in rivals):
+        return (f"supported: the best adversarial measure's interval lies above those of "
+                f"{' and '.join(names)}.")
+    below = [f"`{r['measure']}`" for r in rivals if hi < _float(r, "weighted_tau_lo")]
+    if below:
+        return (f"not supported: the best adversarial measure (`{adv['measure']}`) ranks the "
+                f"sources worse than {' and '.join(below)} (intervals do not overlap).")
+    return (f"inconclusive: the interval of the best adversarial measure (`{adv['measure']}`) "
+            f"overlaps those of {' and '.join(names)}.")
+
+
+def zoo_finding(board: pd.DataFrame, *, primary: Sequence[str] | None = None,
+                title: str | None = None) -> Finding:
+    """Findings of the model zoo (``leaderboard.tsv``): over targets (rows ``target =
+    mean``) of the first truth, the primary measure, the best adversarial measure against
+    the size baseline (``param_count``) and the best estimator, on how many targets it
+    beats each, and the same without the largest third of the models."""
+    finding = Finding("zoo", title or _TITLES["zoo"])
+    truth = str(board["truth"].iloc[0])
+    mean = board[(board["target"] == "mean") & (board["truth"] == truth)]
+    n = _int(mean.iloc[0], "n_sources") if len(mean) else 0
+    n_targets = _int(mean.iloc[0], "n_targets") if len(mean) else 0
+    finding.lines.append(("Hypothesis", f"an adversarial measure ranks the zoo's sources by "
+                          f"`{truth}` better than their size and than the estimators"))
+    finding.lines.append(("Pool", f"{n} sources, {n_targets} targets"))
+
+    def get(measure: str) -> pd.Series | None:
+        found = mean[mean["measure"] == measure]
+        return None if found.empty else found.iloc[0]
+
+    if primary:
+        finding.lines.append((f"Primary (`{primary[0]}`)", _interval(get(primary[0]), n)))
+    adv, est, size = _best(mean, "adversarial"), _best(mean, "estimator"), get("param_count")
+    rivals = [r for r in (size, est) if r is not None]
+    for label, row in (("Best adversarial", adv), ("Best estimator", est),
+                       ("Size baseline", size)):
+        if row is not None:
+            finding.lines.append((label, f"`{row['measure']}`: {_interval(row, n)}"))
+    chance = get("random")
+    if chance is not None:
+        finding.lines.append(("Random ranking", f"mean τ_w {_num(_float(chance, 'weighted_tau'))}"))
+    if adv is not None:
+        for rival in rivals:
+            won, of = _wins(board, truth, adv["measure"], rival["measure"])
+            finding.lines.append((f"`{adv['measure']}` vs `{rival['measure']}`",
+                                  f"higher τ_w on {won} of {of} targets"))
+        if "weighted_tau_without_largest" in mean:
+            parts = [f"`{r['measure']}` {_num(_float(r, 'weighted_tau_without_largest'))}"
+                     for r in (adv, *rivals)]
+            finding.lines.append(("Without the largest third", "mean τ_w " + ", ".join(parts)))
+    finding.verdict = _zoo_verdict(adv, rivals, n)
     return finding
 
 

@@ -384,6 +384,22 @@ def degenerate_reason(scores: ArrayLike, *, spread: float = DEGENERATE_SPREAD) -
     return ""
 
 
+def _random_rows(scores: np.ndarray, y: np.ndarray) -> dict[str, np.ndarray]:
+    """Every agreement measure of each row of ``scores`` (B, S) with ``y`` (S,), as
+    :func:`advtransfer.core.ranking.rank_agreement` computes its point estimates (NaN below
+    3 sources; only relative top-1 for a constant truth), vectorised over rows."""
+    nan = np.full(scores.shape[0], np.nan)
+    if y.size < 3:
+        return {m: nan for m in ranking.AGREEMENT_MEASURES}
+    tiled = np.tile(y, (scores.shape[0], 1))
+    out = {"relative_top1": ranking._relative_top1_rows(scores, tiled)}
+    rows = {"kendall": stats._kendall_rows, "weighted_tau": stats._weighted_tau_rows,
+            "spearman": stats._spearman_rows, "pearson": stats._pearson_rows}
+    for m, function in rows.items():
+        out[m] = function(scores, tiled) if np.ptp(y) > 0 else nan
+    return out
+
+
 def random_ranking(
     truth: ArrayLike, *, draws: int = 1000, seed: int = 0, confidence: float = 0.95
 ) -> dict[str, float | int]:
@@ -404,12 +420,12 @@ def random_ranking(
     y = np.asarray(truth, dtype=np.float64)
     y = y[np.isfinite(y)]
     rng = np.random.default_rng(seed)
-    sims = [ranking.rank_agreement(rng.normal(size=y.size), y, n_boot=0)
-            for _ in range(int(draws))]
+    scores = rng.normal(size=(int(draws), y.size))  # row d: the d-th draw of y.size scores
+    sims = _random_rows(scores, y)
     tail = 100.0 * (1.0 - confidence) / 2.0
     out: dict[str, float | int] = {"n": int(y.size)}
     for m in ranking.AGREEMENT_MEASURES:
-        values = np.array([r[m] for r in sims], dtype=np.float64)
+        values = sims[m]
         values = values[np.isfinite(values)]
         if values.size == 0:
             out.update({m: np.nan, f"{m}_lo": np.nan, f"{m}_hi": np.nan, f"{m}_sd": np.nan})

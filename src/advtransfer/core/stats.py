@@ -123,13 +123,58 @@ def _kendall_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 
+#: Entries of the (rows, n, n) sign arrays of one chunk of :func:`_weighted_tau_rows`.
+_CHUNK_ENTRIES = 2_000_000
+
+
+def _decreasing_rank(primary: np.ndarray, secondary: np.ndarray) -> np.ndarray:
+    """Per row, the position of each entry in decreasing (primary, secondary) order.
+
+    The ranking of ``scipy.stats.weightedtau`` (``rank=None`` of its one-sided form):
+    the reverse of the stable lexicographic sort, 0 = most important.
+    """
+    order = np.lexsort((secondary, primary), axis=-1)[:, ::-1]
+    rank = np.empty_like(order)
+    positions = np.broadcast_to(np.arange(order.shape[1]), order.shape)
+    np.put_along_axis(rank, order, positions, axis=1)
+    return rank
+
+
 def _weighted_tau_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Row-wise weighted tau (``scipy.stats.weightedtau`` defaults; NaN where undefined)."""
-    out = np.empty(a.shape[0])
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        for i in range(a.shape[0]):
-            out[i] = sps.weightedtau(a[i], b[i]).statistic
+    """Row-wise weighted tau, equal to ``scipy.stats.weightedtau(a[i], b[i])`` defaults.
+
+    Vigna (WWW 2015), hyperbolic weigher ``1 / (r + 1)``, additive pair weights, averaged
+    over the rankings by ``a`` (ties broken by ``b``) and by ``b`` (ties by ``a``)::
+
+        tau_w = sum_{i<j} w_ij s^a_ij s^b_ij
+                / sqrt(sum_{i<j} w_ij |s^a_ij| * sum_{i<j} w_ij |s^b_ij|),
+        w_ij = 1 / (r_i + 1) + 1 / (r_j + 1),   s^a_ij = sign(a_i - a_j).
+
+    Vectorised over rows (scipy's is one call per row, 0.5 ms each: too slow for
+    bootstraps of many measures); NaN where a denominator is 0.
+
+    Shape:
+        a, b ``(B, n)`` -> ``(B,)``.
+    """
+    n = a.shape[1]
+    out = np.full(a.shape[0], np.nan)
+    chunk = max(1, _CHUNK_ENTRIES // max(1, n * n))
+    for begin in range(0, a.shape[0], chunk):
+        ra, rb = a[begin: begin + chunk], b[begin: begin + chunk]
+        sa = np.sign(ra[:, :, None] - ra[:, None, :])
+        sb = np.sign(rb[:, :, None] - rb[:, None, :])
+        # sum_{i<j} (w_i + w_j) c_ij = sum_i w_i sum_{j != i} c_ij for symmetric c, c_ii = 0
+        concordance = np.einsum("kij,kij->ki", sa, sb)
+        untied_a, untied_b = np.abs(sa).sum(axis=2), np.abs(sb).sum(axis=2)
+        halves = []
+        for rank in (_decreasing_rank(ra, rb), _decreasing_rank(rb, ra)):
+            weight = 1.0 / (rank + 1.0)
+            num = np.einsum("ki,ki->k", weight, concordance)
+            den = np.sqrt(np.einsum("ki,ki->k", weight, untied_a)
+                          * np.einsum("ki,ki->k", weight, untied_b))
+            with np.errstate(invalid="ignore", divide="ignore"):
+                halves.append(np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan))
+        out[begin: begin + chunk] = (halves[0] + halves[1]) / 2.0
     return np.clip(out, -1.0, 1.0)
 
 

@@ -125,7 +125,7 @@ def singular_ratio(sigma1: Tensor, sigma2: Tensor) -> Tensor:
     return torch.where(sigma1 > 0, sigma2 / safe, torch.zeros_like(sigma1))
 
 
-def top_singular(jac: Tensor, chunk: int = 64) -> TopSingular:
+def top_singular(jac: Tensor, chunk: int | None = None) -> TopSingular:
     """Top right-singular vector and the two largest singular values per point.
 
     Uses the ``d x d`` Gram matrix ``J J^T = U S^2 U^T`` (``torch.linalg.eigh``) instead
@@ -143,15 +143,21 @@ def top_singular(jac: Tensor, chunk: int = 64) -> TopSingular:
 
     Args:
         jac: Jacobians, shape ``(N, d, n)``.
-        chunk: points per float64 block.
+        chunk: points per float64 block; by default every point at once for a float64
+            ``jac`` (no copy is made) and ``max(64, 2^22 / (d n))`` points (a float64 copy of
+            at most 32 MB, or 64 points) otherwise: one batched ``eigh`` instead of a loop
+            of small ones where the Jacobians are small.
 
     Returns:
         :class:`TopSingular` with ``v (N, n)``, ``u (N, d)``, ``sigma1 (N,)``, ``sigma2 (N,)``.
     """
     if jac.ndim != 3:
         raise ValueError(f"jac must have shape (N, d, n), got {tuple(jac.shape)}")
-    check_batch_size(chunk)
     d = jac.shape[1]
+    if chunk is None:
+        chunk = (max(jac.shape[0], 1) if jac.dtype == torch.float64
+                 else max(64, 2**22 // max(d * jac.shape[2], 1)))
+    check_batch_size(chunk)
     vs, us, s1, s2 = [], [], [], []
     for start in range(0, jac.shape[0], chunk):
         block = jac[start : start + chunk].to(torch.float64)

@@ -25,6 +25,10 @@ Registered architectures (see :func:`available_architectures`):
 ``resnet18_torchvision``
     ``torchvision.models.resnet18(weights=None)`` (ImageNet stem) with its ``fc``
     removed and replaced by ``head``; k = 512.
+``digits_mlp_s`` / ``digits_mlp_l``, ``digits_cnn_s``, ``digits_resnet_s`` / ``digits_resnet_l``
+    The model zoo's families for 8x8 digits (:data:`FAMILIES`): two-hidden-layer MLPs of
+    width 32 / 256, a 4/8-channel CNN (16 wide; ``digits_cnn`` is the family's large
+    member), residual networks of width 8 (one block) / 48 (three blocks).
 
 Weights are stored as safetensors plus a JSON sidecar that records how to rebuild the
 model (:func:`save_model`, :func:`load_model`); pickled checkpoints are never read.
@@ -50,6 +54,10 @@ __all__ = [
     "HEADS",
     "Classifier",
     "DigitsCNN",
+    "DigitsConvNet",
+    "DigitsMLP",
+    "DigitsResNet",
+    "FAMILIES",
     "ResNet18CIFAR",
     "ResNet18Torchvision",
     "available_architectures",
@@ -298,10 +306,101 @@ class ResNet18Torchvision(Classifier):
         return self.backbone(z)
 
 
+class DigitsMLP(Classifier):
+    """Multilayer perceptron on flattened 8x8 digits: two hidden layers of ``width``
+    (Linear -> ReLU); k = ``width``. The model zoo's ``mlp`` family."""
+
+    def __init__(self, arch: str, width: int, num_classes: int, in_channels: int,
+                 mean: Sequence[float], std: Sequence[float], head: str = "linear",
+                 head_options: Mapping[str, Any] | None = None, side: int = 8) -> None:
+        super().__init__(arch, num_classes, in_channels, mean, std, feature_dim=width,
+                         head=head, head_options=head_options)
+        self.body = nn.Sequential(
+            nn.Flatten(),
+            nn.Linear(self.in_channels * side * side, width),
+            nn.ReLU(inplace=True),
+            nn.Linear(width, width),
+            nn.ReLU(inplace=True),
+        )
+
+    def _embed(self, z: torch.Tensor) -> torch.Tensor:
+        return self.body(z)
+
+
+class DigitsConvNet(Classifier):
+    """Two 3x3 convolutions (``channels`` wide) -> ReLU -> adaptive max-pool 4x4 ->
+    linear(``width``) -> ReLU; k = ``width``. The model zoo's ``cnn`` family (``digits_cnn``
+    is its 16/32-channel, 64-wide member)."""
+
+    def __init__(self, arch: str, channels: tuple[int, int], width: int, num_classes: int,
+                 in_channels: int, mean: Sequence[float], std: Sequence[float],
+                 head: str = "linear", head_options: Mapping[str, Any] | None = None) -> None:
+        super().__init__(arch, num_classes, in_channels, mean, std, feature_dim=width,
+                         head=head, head_options=head_options)
+        self.body = nn.Sequential(
+            nn.Conv2d(self.in_channels, channels[0], kernel_size=3, padding=1),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(channels[0], channels[1], kernel_size=3, padding=1),
+            nn.ReLU(inplace=True),
+            nn.AdaptiveMaxPool2d((4, 4)),
+            nn.Flatten(),
+            nn.Linear(channels[1] * 16, width),
+            nn.ReLU(inplace=True),
+        )
+
+    def _embed(self, z: torch.Tensor) -> torch.Tensor:
+        return self.body(z)
+
+
+class DigitsResNet(Classifier):
+    """Residual network for small images: a 3x3 conv-BN-ReLU stem of ``width`` channels,
+    ``blocks`` basic blocks (He et al., 2016) at full resolution, global average pooling;
+    k = ``width``. The model zoo's ``resnet`` family."""
+
+    def __init__(self, arch: str, width: int, blocks: int, num_classes: int, in_channels: int,
+                 mean: Sequence[float], std: Sequence[float], head: str = "linear",
+                 head_options: Mapping[str, Any] | None = None) -> None:
+        super().__init__(arch, num_classes, in_channels, mean, std, feature_dim=width,
+                         head=head, head_options=head_options)
+        self.stem = nn.Sequential(
+            nn.Conv2d(self.in_channels, width, 3, padding=1, bias=False),
+            nn.BatchNorm2d(width),
+            nn.ReLU(inplace=True),
+        )
+        self.blocks = nn.Sequential(*(_BasicBlock(width, width, 1) for _ in range(blocks)))
+        self.pool = nn.AdaptiveAvgPool2d(1)
+
+    def _embed(self, z: torch.Tensor) -> torch.Tensor:
+        return torch.flatten(self.pool(self.blocks(self.stem(z))), 1)
+
+
+def _variant(cls: type, arch: str, **sizes: Any) -> Callable[..., Classifier]:
+    """A registry constructor of ``cls`` with fixed sizes, recorded under ``arch``."""
+
+    def build(num_classes: int, in_channels: int, mean: Sequence[float], std: Sequence[float],
+              head: str = "linear", head_options: Mapping[str, Any] | None = None) -> Classifier:
+        return cls(arch, **sizes, num_classes=num_classes, in_channels=in_channels, mean=mean,
+                   std=std, head=head, head_options=head_options)
+
+    return build
+
+
+#: Architecture families of the model zoo (8x8 digits): {family: [arch, ...]}, small first.
+FAMILIES: dict[str, list[str]] = {
+    "mlp": ["digits_mlp_s", "digits_mlp_l"],
+    "cnn": ["digits_cnn_s", "digits_cnn"],
+    "resnet": ["digits_resnet_s", "digits_resnet_l"],
+}
+
 _REGISTRY: dict[str, Callable[..., Classifier]] = {
     "digits_cnn": DigitsCNN,
     "resnet18_cifar": ResNet18CIFAR,
     "resnet18_torchvision": ResNet18Torchvision,
+    "digits_mlp_s": _variant(DigitsMLP, "digits_mlp_s", width=32),
+    "digits_mlp_l": _variant(DigitsMLP, "digits_mlp_l", width=256),
+    "digits_cnn_s": _variant(DigitsConvNet, "digits_cnn_s", channels=(4, 8), width=16),
+    "digits_resnet_s": _variant(DigitsResNet, "digits_resnet_s", width=8, blocks=1),
+    "digits_resnet_l": _variant(DigitsResNet, "digits_resnet_l", width=48, blocks=3),
 }
 
 

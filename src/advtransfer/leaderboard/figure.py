@@ -12,38 +12,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-__all__ = ["MEASURE_NAMES", "leaderboard_figure"]
+from advtransfer.core.names import MEASURE_NAMES  # noqa: E402
+from advtransfer.core.names import TRUTH_NAMES as _TRUTH_NAMES  # noqa: E402
 
-#: Display names of the measures; the figure shows each beside its column name in
-#: leaderboard.tsv (``measure``), so that a figure row and a table row read alike.
-MEASURE_NAMES = {
-    "nce": "NCE",
-    "leep": "LEEP",
-    "h_score": "H-score",
-    "regularized_h_score": "regularized H-score",
-    "log_me": "LogME",
-    "transrate": "TransRate",
-    "gbc": "GBC",
-    "knn": "kNN accuracy",
-    "nleep": "NLEEP",
-    "sfda": "SFDA",
-    "ncti": "NCTI",
-    "etran": "ETran",
-    "param_count": "parameter count",
-    "source_val_accuracy": "source val. accuracy",
-    "random": "random ranking",
-    "cross_adv_loss": "cross adv. loss",
-    "adv_loss_ratio": "adv. loss ratio",
-    "flip_rate": "flip rate",
-    "tau1": "τ1",
-    "tau2": "τ2",
-    "alpha": "α",
-}
-_TRUTH_NAMES = {
-    "probe_accuracy": "linear probe accuracy",
-    "kshot_accuracy": "k-shot probe accuracy",
-    "verification_accuracy": "verification accuracy",
-}
+__all__ = ["MEASURE_NAMES", "leaderboard_figure"]
 
 
 def _tick(measure: str) -> str:

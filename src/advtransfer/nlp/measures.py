@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 import torch
 from torch import nn
+from torch.nn.attention import SDPBackend, sdpa_kernel
 from tqdm.auto import tqdm
 
 from advtransfer.core import tau
@@ -43,6 +44,8 @@ from advtransfer.nlp.attack import STOP_WORDS, WORD_PATTERN, EmbeddingNeighbours
 __all__ = [
     "ATTACK_COLUMNS",
     "ADVERSARIAL_MEASURES",
+    "JACOBIAN_MEMORY_MB",
+    "TEXT_JACOBIAN_METHODS",
     "KNOWLEDGE_MEASURES",
     "NLP_LABELS",
     "attack_indices",
@@ -54,6 +57,14 @@ __all__ = [
     "adam_linear_probe",
     "relabel_for_text",
 ]
+
+
+#: ``jacobian_method`` of :func:`text_adversarial_measures` (as in the image scenarios).
+TEXT_JACOBIAN_METHODS = ("auto", "exact", "matrix_free")
+
+#: Memory budget (MB) of ``jacobian_method: auto``, the image scenarios' default
+#: (``advtransfer.images.measures.JACOBIAN_MEMORY_MB``).
+JACOBIAN_MEMORY_MB = 2000
 
 
 ATTACK_COLUMNS = ("index", "label", "success", "source_label", "source_adv_label", "n_words",
@@ -161,7 +172,9 @@ def _cross_entropy(logits: torch.Tensor, labels: np.ndarray) -> np.ndarray:
 def text_adversarial_measures(source, reference, attack_source: pd.DataFrame,
                               attack_reference: pd.DataFrame, *, jacobian_points: int = 100,
                               batch_size: int = 64,
-                              jacobian_output: str = "centered_logits") -> dict[str, Any]:
+                              jacobian_output: str = "centered_logits",
+                              jacobian_method: str = "exact",
+                              jacobian_memory_mb: float = JACOBIAN_MEMORY_MB) -> dict[str, Any]:
     """Adversarial transferability of one source to the reference (docs/method.md §3, §9.5).
 
     ``source`` and ``reference`` are :class:`advtransfer.nlp.models.TextClassifier`; the
@@ -182,7 +195,14 @@ def text_adversarial_measures(source, reference, attack_source: pd.DataFrame,
       ``jacobian_output``: ``centered_logits`` (default; logits projected orthogonally to
       the all-ones vector, which softmax ignores: :func:`advtransfer.core.tau.center_outputs`),
       ``log_softmax`` or ``logits`` (paper-literal); ``tau2_logits`` is tau2 on the raw
-      logit Jacobians, reported beside it for one release.
+      logit Jacobians, reported beside it for one release;
+    * ``jacobian_method``: ``exact`` (default: both models' embedding Jacobians
+      ``(N, K, L h)`` are materialised), ``matrix_free`` (products with them only,
+      :func:`advtransfer.core.matrixfree.adversarial_transferability_matrix_free`, plus a
+      source-only solve for ``tau2_logits``) or ``auto`` (exact while both float32
+      Jacobians, ``N (K_S + K_T) L h 4`` bytes, fit in ``jacobian_memory_mb``, as in the
+      image scenarios: :func:`advtransfer.images.measures.choose_jacobian_method`); the row
+      records the method used and ``n_not_converged`` (0 for ``exact``).
     """
     if jacobian_output not in ("centered_logits", "log_softmax", "logits"):
         raise ValueError(f"unknown jacobian_output {jacobian_output!r}; choose "
@@ -226,23 +246,119 @@ def text_adversarial_measures(source, reference, attack_source: pd.DataFrame,
                          "tau2 need one input space")
     same_e = torch.equal(source.word_embeddings().detach().cpu(),
                          reference.word_embeddings().detach().cpu())
-    raw_s = source.embedding_jacobians(texts[:m]).double()
-    raw_r = reference.embedding_jacobians(texts[:m]).double()
-    z_s = z_r = None
-    if jacobian_output == "log_softmax":
-        z_s, z_r = source.logits(texts[:m], batch_size).detach(), ref_clean[:m].detach()
-    res = tau.adversarial_transferability(tau.output_jacobians(raw_s, jacobian_output, z_s),
-                                          tau.output_jacobians(raw_r, jacobian_output, z_r))
-    raw_tau2 = (res["tau2"] if jacobian_output == "logits"
-                else tau.adversarial_transferability(raw_s, raw_r)["tau2"])
+    chosen = _choose_text_method(jacobian_method, source, reference, texts[:m],
+                                 jacobian_memory_mb)
+    if chosen == "exact":
+        res, raw_tau2, n_bad = _text_tau_exact(source, reference, texts[:m], jacobian_output,
+                                               batch_size, ref_clean[:m])
+    else:
+        res, raw_tau2, n_bad = _text_tau_matrix_free(source, reference, texts[:m],
+                                                     jacobian_output, same_e)
     out.update(
         tau1=float(res["tau1"]), tau2=float(res["tau2"]), tau2_logits=float(raw_tau2),
         alpha=float(res["alpha"]),
         lambda_source=float(res["lambda_source"]), lambda_reference=float(res["lambda_target"]),
         jacobian_points=m, tau_input_space="shared_word_embeddings" if same_e
-        else "own_word_embeddings",
+        else "own_word_embeddings", jacobian_method=chosen, n_not_converged=n_bad,
     )
     return out
+
+
+def _choose_text_method(method: str, source, reference, texts: Sequence[str],
+                        memory_mb: float) -> str:
+    """``exact`` or ``matrix_free`` for ``jacobian_method`` (``auto`` decides by memory)."""
+    if method not in TEXT_JACOBIAN_METHODS:
+        raise ValueError(f"unknown jacobian_method {method!r}; choose one of "
+                         f"{TEXT_JACOBIAN_METHODS}")
+    if method != "auto":
+        return method
+    # image measures pull in scikit-learn (probes); attack jobs import this module without it
+    from advtransfer.images.measures import choose_jacobian_method  # noqa: PLC0415
+
+    n_inputs = source.max_length * source.word_embeddings().shape[1]
+    return choose_jacobian_method(method, len(texts), source.num_labels, reference.num_labels,
+                                  n_inputs, memory_mb)
+
+
+def _text_tau_exact(source, reference, texts: Sequence[str], jacobian_output: str,
+                    batch_size: int, ref_logits: torch.Tensor
+                    ) -> tuple[dict[str, torch.Tensor], float, int]:
+    """tau measures on materialised embedding Jacobians, and tau2 on the raw logits."""
+    raw_s = source.embedding_jacobians(texts).double()
+    raw_r = reference.embedding_jacobians(texts).double()
+    z_s = z_r = None
+    if jacobian_output == "log_softmax":
+        z_s, z_r = source.logits(texts, batch_size).detach(), ref_logits.detach()
+    res = tau.adversarial_transferability(tau.output_jacobians(raw_s, jacobian_output, z_s),
+                                          tau.output_jacobians(raw_r, jacobian_output, z_r))
+    raw_tau2 = (res["tau2"] if jacobian_output == "logits"
+                else tau.adversarial_transferability(raw_s, raw_r)["tau2"])
+    return res, float(raw_tau2), 0
+
+
+class _EmbeddingMap(nn.Module):
+    """A text classifier as a function of word embeddings, for the matrix-free path.
+
+    The input ``x (B, L, C)`` carries, per token, the source's word embedding ``z`` in the
+    first ``h`` channels, then (``offset``) ``E_model[token] - z`` (``h`` channels, only
+    where the models' embeddings differ), then the integer model inputs (attention mask,
+    token types) and the word mask as constant channels: a batch is self-contained, as
+    the row tiling of :class:`advtransfer.core.matrixfree.LinearizedModel` needs. Only the
+    ``z`` channels of word tokens reach the model differentiably, so the Jacobian is that of
+    :meth:`advtransfer.nlp.models.TextClassifier.embedding_jacobians` on those channels
+    and zero elsewhere (every tau measure is unchanged by zero columns).
+    """
+
+    def __init__(self, classifier, hidden: int, keys: Sequence[str], offset: bool,
+                 use_offset: bool) -> None:
+        super().__init__()
+        self.model, self.hidden, self.keys = classifier.model, hidden, tuple(keys)
+        self.offset, self.use_offset = offset, use_offset
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.hidden
+        z = x[..., :h]
+        if self.use_offset:
+            z = z + x[..., h : 2 * h].detach()
+        rest = x[..., 2 * h if self.offset else h :].detach()
+        words = rest[..., -1:]
+        z = z * words + z.detach() * (1 - words)  # gradients of word tokens only
+        inputs = {k: rest[..., i].round().long() for i, k in enumerate(self.keys)}
+        # the math attention kernel: the fused ones have no forward-mode derivative (JVP)
+        with sdpa_kernel(SDPBackend.MATH):
+            return self.model(inputs_embeds=z, **inputs).logits
+
+
+def _text_tau_matrix_free(source, reference, texts: Sequence[str], jacobian_output: str,
+                          same_e: bool) -> tuple[dict[str, torch.Tensor], float, int]:
+    """tau measures from embedding-Jacobian products (no Jacobian is formed)."""
+    from advtransfer.core.matrixfree import (  # noqa: PLC0415
+        adversarial_transferability_matrix_free,
+        tau2_matrix_free,
+    )
+
+    source.model.eval()
+    reference.model.eval()
+    enc = source.encode(texts, pad_to_max=True)
+    keys = [k for k in source._model_inputs(enc) if k != "input_ids"]
+    with torch.no_grad():
+        z = source.model.get_input_embeddings()(enc["input_ids"]).float()
+        parts = [z]
+        if not same_e:
+            parts.append(reference.model.get_input_embeddings()(enc["input_ids"]).float() - z)
+        words = enc["attention_mask"].bool() & ~enc["special_tokens_mask"].bool()
+        parts += [enc[k].unsqueeze(-1).float() for k in keys] + [words.unsqueeze(-1).float()]
+        x = torch.cat(parts, dim=-1)
+    hidden = z.shape[-1]
+    s_map = _EmbeddingMap(source, hidden, keys, not same_e, False)
+    r_map = _EmbeddingMap(reference, hidden, keys, not same_e, not same_e)
+    res = adversarial_transferability_matrix_free(s_map, r_map, x, batch_size=8,
+                                                  output=jacobian_output)
+    n_bad = int(res["n_not_converged"])
+    raw_tau2 = float(res["tau2"])
+    if jacobian_output != "logits":
+        raw_tau2 = float(tau2_matrix_free(s_map, r_map, x, batch_size=8)[0])
+    return res, raw_tau2, n_bad
 
 
 def adam_linear_probe(train_x: torch.Tensor, train_y: np.ndarray, test_x: torch.Tensor,
