@@ -38,7 +38,7 @@ matrix-free time, both within one run.
 Usage:
     python benchmarks/bench_scale.py [--quick] [--threads 2] [--mf-batch 2] [--cases ...]
 
-``--quick`` (encdec16 and resnet18w16_d1000, both at N = 8; about a minute on 2 idle
+``--quick`` (encdec16 at N = 4 and resnet18w16_d1000 at N = 8; about a minute on 2 idle
 cores, at most 3 minutes) ends with exactly one line
 ``quick: speedup S memory_ratio M max_abs_diff D`` for its largest case (the narrow
 ResNet-18, d = 1000): ``S`` = exact time / matrix-free time, ``M`` = matrix-free work /
@@ -150,7 +150,7 @@ def child(case: str, method: str, n_points: int, threads: int, mf_batch: int) ->
         torch.autograd.grad(model(xw).sum(), xw)
     adversarial_transferability_matrix_free(source, target, x[:1], max_iters=1)
     setup = reset_peak_mb()
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     extra = {}
     if method == "exact":
         res = tau.adversarial_transferability(tau.input_jacobians(source, x),
@@ -162,10 +162,11 @@ def child(case: str, method: str, n_points: int, threads: int, mf_batch: int) ->
         extra = {"n_not_converged": int(res["n_not_converged"]),
                  "iters": float(torch.cat([res["iterations_source"],
                                            res["iterations_target"]]).float().mean())}
-    seconds = time.perf_counter() - start
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu_start
     peak = vm_hwm_mb()
     out = {key: float(res[key]) for key in KEYS}
-    out.update(seconds=seconds, setup_mb=setup, peak_mb=peak, work_mb=max(peak - setup, 0.0),
+    out.update(seconds=seconds, cpu_s=cpu, setup_mb=setup, peak_mb=peak,
+               work_mb=max(peak - setup, 0.0),
                d=int(res["delta_target"].shape[1]), **extra)
     print("RESULT " + json.dumps(out), flush=True)
 
@@ -197,7 +198,7 @@ def main() -> None:
         child(case, method, int(n_points), args.threads, args.mf_batch)
         return
     if args.quick:
-        plan = [("encdec16", 8), ("resnet18w16_d1000", 8)]
+        plan = [("encdec16", 4), ("resnet18w16_d1000", 8)]
         methods = ("exact", "matrix_free")
     else:
         plan = [("encdec16", 32), ("resnet18_d10", 8), ("resnet18_d100", 8),
@@ -211,7 +212,8 @@ def main() -> None:
           f"matrix-free batch {args.mf_batch}")
     print("peak MB = peak RSS of the row's process; work MB = peak RSS - RSS after the "
           "models, inputs and warm-up (mem ratio = matrix-free work / exact work)")
-    header = (f"{'case':16s} {'N':>4s} {'d':>5s} {'method':15s} {'time s':>8s} {'speedup':>8s} "
+    header = (f"{'case':16s} {'N':>4s} {'d':>5s} {'method':15s} {'time s':>8s} {'cpu s':>8s} "
+              f"{'speedup':>8s} "
               f"{'peak MB':>8s} {'work MB':>8s} {'mem ratio':>9s} {'max|diff|':>10s} "
               f"{'not conv':>8s} {'iters':>6s}")
     print(header)
@@ -231,6 +233,7 @@ def main() -> None:
                 diff, speed = f"{d:10.2e}", f"{row['speedup']:8.2f}"
                 ratio = f"{row['memory_ratio']:9.3f}"
             print(f"{case:16s} {n_points:4d} {row['d']:5d} {method:15s} {row['seconds']:8.2f} "
+                  f"{row['cpu_s']:8.1f} "
                   f"{speed:>8s} {row['peak_mb']:8.0f} {row['work_mb']:8.0f} {ratio:>9s} "
                   f"{diff:>10s} {row.get('n_not_converged', '')!s:>8s} "
                   f"{(format(row['iters'], '.1f') if 'iters' in row else ''):>6s}", flush=True)

@@ -17,7 +17,8 @@ rule write_findings:
         html=report(
             result("findings.html"),
             caption="../report/findings.rst",
-            category="Findings",
+            # numbered: the report menu sorts categories by name (localeCompare)
+            category="1. Findings",
             subcategory="summary",
             labels={"page": "findings"},
         ),
@@ -77,7 +78,7 @@ rule render_data_dictionary:
         page=report(
             result("data_dictionary.html"),
             caption="../report/data_dictionary.rst",
-            category="Data dictionary",
+            category="2. Data dictionary",
             subcategory="columns",
             labels={"page": "data dictionary"},
         ),
