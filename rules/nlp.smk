@@ -129,6 +129,9 @@ rule measure_text_adversarial:
     params:
         jacobian_points=config["nlp"]["jacobian_points"],
         jacobian_output=config["nlp"]["jacobian_output"],
+        jacobian={
+            k: config["nlp"][k] for k in ("jacobian_method", "jacobian_memory_mb")
+        },
         batch_size=config["nlp"]["attack"]["batch_size"],
     script:
         "../scripts/nlp/measure_adversarial.py"

@@ -212,3 +212,17 @@ def test_no_function_body_over_65_lines():
                     long.append(f"{path.relative_to(PKG)}:{node.lineno} {node.name} "
                                 f"({body[-1].end_lineno - body[0].lineno + 1} lines)")
     assert not long, "split these functions:\n" + "\n".join(long)
+
+
+def test_rules_write_only_under_the_run_folder():
+    """Every path of a rule goes through result() / logfile() / benchfile(), so that two
+    configs with different `run` names never write to the same file."""
+    literal = re.compile(r"""(?<![\w(])f?["'](results|logs|benchmarks/runs)/""")
+    offenders = [
+        f"{path.relative_to(REPO)}:{n}: {line.strip()}"
+        for path in sorted((REPO / "rules").rglob("*.smk"))
+        for n, line in enumerate(path.read_text().splitlines(), 1)
+        if not line.lstrip().startswith("#") and literal.search(line)
+        and "{RUN}/" not in line  # the three helpers themselves (rules/common.smk)
+    ]
+    assert not offenders, "paths outside results/<run>/:\n" + "\n".join(offenders)

@@ -17,6 +17,8 @@ row = measures.text_adversarial_measures(
     source, reference, pd.read_csv(smk.input.adv_source, **read),
     pd.read_csv(smk.input.adv_reference, **read), jacobian_points=smk.params.jacobian_points,
     batch_size=smk.params.batch_size, jacobian_output=smk.params.jacobian_output,
+    jacobian_method=smk.params.jacobian["jacobian_method"],
+    jacobian_memory_mb=smk.params.jacobian["jacobian_memory_mb"],
 )
 log.info("%s -> reference: %s", smk.wildcards.model, row)
 io.write_tsv(smk.output.row, pd.DataFrame([{"model": smk.wildcards.model, **row}]))

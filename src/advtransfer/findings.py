@@ -406,7 +406,8 @@ def zoo_finding(board: pd.DataFrame, *, primary: Sequence[str] | None = None,
         return None if found.empty else found.iloc[0]
 
     if primary:
-        finding.lines.append((f"Primary (`{primary[0]}`)", _interval(get(primary[0]), n)))
+        # labels are set in bold: no literals inside (reStructuredText does not nest them)
+        finding.lines.append((f"Primary ({primary[0]})", _interval(get(primary[0]), n)))
     adv, est, size = _best(mean, "adversarial"), _best(mean, "estimator"), get("param_count")
     rivals = [r for r in (size, est) if r is not None]
     for label, row in (("Best adversarial", adv), ("Best estimator", est),
@@ -419,7 +420,7 @@ def zoo_finding(board: pd.DataFrame, *, primary: Sequence[str] | None = None,
     if adv is not None:
         for rival in rivals:
             won, of = _wins(board, truth, adv["measure"], rival["measure"])
-            finding.lines.append((f"`{adv['measure']}` vs `{rival['measure']}`",
+            finding.lines.append((f"{adv['measure']} vs {rival['measure']}",
                                   f"higher τ_w on {won} of {of} targets"))
         if "weighted_tau_without_largest" in mean:
             parts = [f"`{r['measure']}` {_num(_float(r, 'weighted_tau_without_largest'))}"
