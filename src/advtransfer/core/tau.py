@@ -162,11 +162,12 @@ def top_singular(jac: Tensor, chunk: int | None = None) -> TopSingular:
     for start in range(0, jac.shape[0], chunk):
         block = jac[start : start + chunk].to(torch.float64)
         gram = block @ block.transpose(1, 2)
-        evals = torch.linalg.eigvalsh(gram).clamp_min(0.0)  # ascending
+        evals, evecs = torch.linalg.eigh(gram)  # ascending
+        evals = evals.clamp_min(0.0)
         sigma1 = evals[:, -1].sqrt()
         s1.append(sigma1)
         s2.append(evals[:, -2].sqrt() if d > 1 else torch.zeros_like(sigma1))
-        u = _top_eigenvector(gram, evals[:, -1])
+        u = evecs[:, :, -1]
         us.append(u)
         vs.append((block.transpose(1, 2) @ u.unsqueeze(-1)).squeeze(-1))
     v = torch.cat(vs)
@@ -176,33 +177,6 @@ def top_singular(jac: Tensor, chunk: int | None = None) -> TopSingular:
     dt = jac.dtype
     return TopSingular(v=v.to(dt), u=torch.cat(us).to(dt), sigma1=torch.cat(s1).to(dt),
                        sigma2=torch.cat(s2).to(dt))
-
-
-def _top_eigenvector(gram: Tensor, top: Tensor, steps: int = 3) -> Tensor:
-    """Unit top eigenvectors of a batch of PSD ``(B, d, d)`` matrices, given their top eigenvalues.
-
-    Shifted inverse iteration, ``u <- (mu I - G)^{-1} u`` with ``mu = theta_1 (1 + 1e-10)``:
-    every other eigen-component shrinks by ``1e-10 / gap`` per step (``gap`` the relative
-    gap ``(theta_1 - theta_2) / theta_1``), so three steps give ``u_1`` to rounding for any
-    gap above ``1e-6``; below, any unit vector of the top cluster (an equally valid
-    ``u_1``). One LU factorisation per matrix: cheaper than a full batched ``eigh`` of
-    many small matrices. The start vector is fixed (seeded), never orthogonal to ``u_1`` in
-    practice, unlike structured ones (the all-ones vector is the null direction of centred
-    logits).
-    """
-    b, d = gram.shape[0], gram.shape[1]
-    if d == 1:
-        return torch.ones(b, 1, dtype=gram.dtype, device=gram.device)
-    tiny = torch.finfo(gram.dtype).tiny
-    mu = top + (top * 1e-10).clamp_min(tiny ** 0.5)
-    eye = torch.eye(d, dtype=gram.dtype, device=gram.device)
-    lu, piv, _ = torch.linalg.lu_factor_ex(mu[:, None, None] * eye - gram)
-    start = torch.randn(d, 1, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
-    u = start.to(gram.device, gram.dtype).expand(b, d, 1)
-    for _ in range(steps):
-        u = torch.linalg.lu_solve(lu, piv, u)
-        u = u / u.norm(dim=1, keepdim=True).clamp_min(tiny)
-    return u[:, :, 0]
 
 
 #: Output maps whose input Jacobians define tau1 / tau2 / alpha for a classifier
