@@ -16,8 +16,9 @@ OUTPUTS = ["transfer.tsv", "correlation.tsv", "table1.tsv", "table1.png", "table
            "scatter.png", "scatter.svg"]
 
 
-def check_outputs(workdir, attributes: list[str], benchmarks: list[str], top: int) -> pd.DataFrame:
-    base = workdir / "results/default/attributes"
+def check_outputs(workdir, attributes: list[str], benchmarks: list[str], top: int,
+                  run: str = "default") -> pd.DataFrame:
+    base = workdir / "results" / run / "attributes"
     for name in OUTPUTS:
         assert (base / name).stat().st_size > 0, name
     table = pd.read_csv(base / "transfer.tsv", sep="\t")
@@ -83,11 +84,12 @@ def test_paper_config_on_fake_celeba_and_bin(tmp_path):
                    fmt="JPEG")
     write_config(tmp_path, _celeba_config(tmp_path, ["lfw", "cfp_fp"]))
     run_snakemake(tmp_path)
-    check_outputs(tmp_path, ["Smiling", "Male"], ["lfw", "cfp_fp"], top=2)
-    ref = json.loads((tmp_path / "results/default/attributes/models/reference.json").read_text())
+    assert not (tmp_path / "results/default").exists()  # the config's own run: celeba
+    check_outputs(tmp_path, ["Smiling", "Male"], ["lfw", "cfp_fp"], top=2, run="celeba")
+    ref = json.loads((tmp_path / "results/celeba/attributes/models/reference.json").read_text())
     assert ref["arch"] == "resnet18_torchvision" and ref["head"] == "arcface"
     assert ref["num_classes"] == 3  # identities of the official train partition
-    log = (tmp_path / "logs/default/attributes/build_attribute_datasets.log").read_text()
+    log = (tmp_path / "logs/celeba/attributes/build_attribute_datasets.log").read_text()
     assert "lfw: 20 pairs" in log and "probe: 2 classes" in log
 
 
@@ -103,4 +105,4 @@ def test_missing_bin_benchmarks_are_named_before_training(tmp_path):
     assert "2 verification benchmark(s) missing" in log
     assert f"AgeDB-30 (agedb_30): {tmp_path / 'bins/agedb_30.bin'}" in log
     assert f"CPLFW (cplfw): {tmp_path / 'bins/cplfw.bin'}" in log and "LFW (lfw)" not in log
-    assert not (tmp_path / "results/default/attributes/models").exists()
+    assert not (tmp_path / "results").exists()

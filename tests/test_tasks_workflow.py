@@ -18,8 +18,8 @@ OUTPUTS = ["atm.tsv", "affinity.tsv", "tau_matrix.tsv", "entropy.tsv", "clusters
            "heatmap_tau2.png"]
 
 
-def check_outputs(workdir, tasks, eps, self_transfer="exclude"):
-    base = workdir / "results/default/tasks"
+def check_outputs(workdir, tasks, eps, self_transfer="exclude", run="default"):
+    base = workdir / "results" / run / "tasks"
     for name in OUTPUTS:
         assert (base / name).stat().st_size > 0, name
     atm = pd.read_csv(base / "atm.tsv", sep="\t")
@@ -109,15 +109,17 @@ def test_paper_config_on_tiny_taskbank(tmp_path):
     (tmp_path / "aff.pkl").write_bytes(pickle.dumps(fake, protocol=3))
     write_config(tmp_path, taskonomy_config(tmp_path, weights, images, tmp_path / "aff.pkl"))
     run_snakemake(tmp_path)
-    check_outputs(tmp_path, TINY_TASKBANK, [0.03, 0.06])
-    affinity = pd.read_csv(tmp_path / "results/default/tasks/affinity.tsv", sep="\t").set_index("target")
+    assert not (tmp_path / "results/default").exists()  # the config's own run: taskonomy
+    check_outputs(tmp_path, TINY_TASKBANK, [0.03, 0.06], run="taskonomy")
+    affinity = pd.read_csv(tmp_path / "results/taskonomy/tasks/affinity.tsv",
+                           sep="\t").set_index("target")
     # knowledge: keep -> Taskonomy's values as published, rows = targets, columns = sources
     assert affinity.loc["rgb2depth", "class_1000"] == pytest.approx(
         fake["class_1000__rgb2depth"])
-    meta = yaml.safe_load((tmp_path / "results/default/tasks/taskbank/class_1000.json").read_text())
+    meta = yaml.safe_load((tmp_path / "results/taskonomy/tasks/taskbank/class_1000.json").read_text())
     assert meta["arch"] == "taskbank" and meta["config"]["width"] == 4
     assert meta["encoder_file"] == "class_object_encoder-fake.pth"
-    data_log = (tmp_path / "logs/default/tasks/build_task_data.log").read_text()
+    data_log = (tmp_path / "logs/taskonomy/tasks/build_task_data.log").read_text()
     assert "4 images" in data_log
 
 

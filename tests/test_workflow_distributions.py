@@ -13,8 +13,8 @@ pytestmark = pytest.mark.workflow
 OUTPUTS = ["transfer.tsv", "correlation.tsv", "figure3.png", "scatter.png", "figure3.svg"]
 
 
-def check_outputs(workdir, n_sources: int) -> pd.DataFrame:
-    base = workdir / "results/default/distributions"
+def check_outputs(workdir, n_sources: int, run: str = "default") -> pd.DataFrame:
+    base = workdir / "results" / run / "distributions"
     for name in OUTPUTS:
         assert (base / name).stat().st_size > 0, name
     table = pd.read_csv(base / "transfer.tsv", sep="\t")
@@ -56,8 +56,11 @@ def test_paper_config_on_fake_cifar_stl(tmp_path):
     d["correlation"]["n_boot"] = 20
     write_config(tmp_path, cfg)
     run_snakemake(tmp_path)
-    check_outputs(tmp_path, n_sources=3)
-    meta = yaml.safe_load((tmp_path / "results/default/distributions/models/p050_s0.json").read_text())
+    # the paper config writes under its own run name, never into the default run's folder
+    assert cfg["run"] == "cifar10_stl10" and not (tmp_path / "results/default").exists()
+    check_outputs(tmp_path, n_sources=3, run="cifar10_stl10")
+    meta = yaml.safe_load(
+        (tmp_path / "results/cifar10_stl10/distributions/models/p050_s0.json").read_text())
     assert meta["arch"] == "resnet18_cifar" and meta["classes"] == ["bird", "car"]
 
 
@@ -71,5 +74,5 @@ def test_missing_cifar_names_the_path(tmp_path):
         assert proc.returncode != 0
         log = proc.stdout + proc.stderr
         assert "nowhere/cifar-10-batches-py" in log and "download: true" in log
-    assert not (tmp_path / "logs/default/distributions/build_distribution_datasets.log").exists()
-    assert not (tmp_path / "results/default/distributions/models").exists()
+    assert not (tmp_path / "logs/cifar10_stl10/distributions/build_distribution_datasets.log").exists()
+    assert not (tmp_path / "results").exists()
