@@ -54,8 +54,8 @@ def leaderboard_figure(board: pd.DataFrame, truth: str) -> plt.Figure:
     for tick, m in zip(ax.get_yticklabels(), order, strict=True):
         tick.set_color(_KIND_COLOURS.get(kinds.get(m), "k"))
     ax.set_xlim(-1.05, 1.05)
-    ax.set_xlabel(f"weighted Kendall τ_w with {TRUTH_NAMES.get(truth, truth)} over sources "
-                  "(dimensionless)")
+    ax.set_xlabel(f"weighted Kendall τ_w with {TRUTH_NAMES.get(truth, truth)} over sources\n"
+                  "(dimensionless; random ranking: central 95 % of random rankings)")
     ax.set_ylabel("measure (red adversarial, blue estimator, grey baseline)")
     ax.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), ncol=2, fontsize=8, frameon=False)
     ax.grid(axis="x", alpha=0.3)
@@ -106,7 +106,7 @@ def cost_figure(costs: pd.DataFrame) -> plt.Figure:
     ax.set_xlabel("cost: wall-clock seconds of the jobs the measure needs, whole zoo (log)")
     ax.set_ylabel("mean weighted Kendall τ_w over targets (dimensionless)")
     ax.axhline(0.0, color="0.7", lw=0.8)
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="center right")
     ax.grid(alpha=0.3)
     fig.tight_layout()
     return fig
