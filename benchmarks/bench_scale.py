@@ -15,9 +15,10 @@ Methods (float32, eval mode, same seeds so both see the same models and points):
 * ``exact``: ``core.tau.input_jacobians`` (d backward passes per batch) for both models,
   then ``core.tau.adversarial_transferability``;
 * ``matrix_free``: ``core.matrixfree.adversarial_transferability_matrix_free`` (defaults:
-  block Krylov, block 2, tol 1e-4) with ``batch_size = --mf-batch`` (default 2): the
-  matrix-free memory is one tiled batch of ``mf_batch * block`` rows of activations (kept
-  for the VJP) plus the Krylov basis, whatever ``N`` and ``d``; the exact path's grows
+  block Krylov, block 2, tol 1e-4) with ``batch_size = --mf-batch`` (default 8; the
+  library's default is 16): the matrix-free memory is one tiled batch of
+  ``mf_batch * block`` rows of activations (kept for the VJP) plus the Krylov basis,
+  whatever ``N`` and ``d``; the exact path's grows
   with ``N * d * n`` (both Jacobians plus a float64 block of ``top_singular``);
 * ``matrix_free_b1`` (full run only): the same with ``block=1`` (single-vector Lanczos,
   fewer products; cannot see an exactly repeated sigma_1).
@@ -36,7 +37,7 @@ work); ``mem ratio`` = matrix-free work / exact work; ``speedup`` = exact time /
 matrix-free time, both within one run.
 
 Usage:
-    python benchmarks/bench_scale.py [--quick] [--threads 2] [--mf-batch 2] [--cases ...]
+    python benchmarks/bench_scale.py [--quick] [--threads 2] [--mf-batch 8] [--cases ...]
 
 ``--quick`` (encdec16 at N = 4 and resnet18w16_d1000 at N = 8; about a minute on 2 idle
 cores, at most 3 minutes) ends with exactly one line
@@ -187,7 +188,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--mf-batch", type=int, default=2,
+    parser.add_argument("--mf-batch", type=int, default=8,
                         help="points per matrix-free batch (memory ~ mf_batch * block rows)")
     parser.add_argument("--cases", default="",
                         help="comma-separated subset of the plan's cases, e.g. resnet18_d1000")
@@ -198,7 +199,7 @@ def main() -> None:
         child(case, method, int(n_points), args.threads, args.mf_batch)
         return
     if args.quick:
-        plan = [("encdec16", 4), ("resnet18w16_d1000", 8)]
+        plan = [("encdec16", 4), ("resnet18w16_d1000", 16)]
         methods = ("exact", "matrix_free")
     else:
         plan = [("encdec16", 32), ("resnet18_d10", 8), ("resnet18_d100", 8),

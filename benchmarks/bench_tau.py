@@ -10,9 +10,14 @@ every Figure-2 quantity of ``synthetic.experiment.sweep_point`` (tau1, tau2, alp
 lambdas, G, the Theorem 2 / 3 bounds, the transferred losses) for 10 sources against one
 target, by (i) a per-sample loop (per point: both Jacobians by
 ``torch.autograd.functional.jacobian``, a full SVD of each, and G from an SVD of
-``J_T - A J_S`` per point), (ii) ``sweep_point`` (batched Jacobians, Gram routes) and
-(iii) the matrix-free path (``adversarial_transferability_matrix_free`` with G). The loop
-runs on ``--loop-sources`` of the 10 sources and is scaled to 10 (it is linear in them).
+``J_T - A J_S`` per point), (ii) ``sweep_point`` as ``scripts/synthetic/sweep.py`` runs it
+(closed-form batched Jacobians of the sigmoid MLPs, the d x d Gram routes with their
+eigendecompositions spread over the threads, the target's Jacobians and singular
+structure computed once for the 10 sources) and (iii) the matrix-free path
+(``adversarial_transferability_matrix_free`` with G). The loop runs on
+``--loop-sources`` of the 10 sources and is scaled to 10 (it is linear in them). All
+three run in one process with glibc's freed memory kept in it
+(``advtransfer.jobs.retain_freed_memory``, as the sweep script does).
 
 Usage: python benchmarks/bench_tau.py [--repeats 3] [--threads 2] [--case all|ab|c]
 """
@@ -28,6 +33,7 @@ from torch import nn
 from advtransfer.core import theory
 from advtransfer.core.matrixfree import adversarial_transferability_matrix_free
 from advtransfer.core.tau import adversarial_transferability, affine_map, input_jacobians
+from advtransfer.jobs import retain_freed_memory
 from advtransfer.synthetic import experiment
 from advtransfer.synthetic.experiment import SigmoidMLP
 
@@ -146,8 +152,11 @@ def case_c(args) -> None:
     start = time.perf_counter()
     loop = [sweep_loop(s, target, x, y, scale) for s in sources[:n_loop]]
     t_loop = (time.perf_counter() - start) * len(sources) / n_loop
-    t_core, core = timed(lambda: [experiment.sweep_point(s, target, x, y, scale)
-                                  for s in sources], args.repeats)
+    def batched_sweep():  # as scripts/synthetic/sweep.py: the target's terms once per sweep
+        terms = experiment.target_terms(target, x)
+        return [experiment.sweep_point(s, target, x, y, scale, terms=terms) for s in sources]
+
+    t_core, core = timed(batched_sweep, args.repeats)
     t_mf, mf = timed(lambda: [sweep_matrix_free(s, target, x, y, scale) for s in sources], 1)
     diff_core = max(abs(a[k] - b[k]) / max(abs(a[k]), 1e-12) if k.startswith("thm") or
                     k == "grad_diff" else abs(a[k] - b[k])
@@ -175,6 +184,8 @@ def main() -> None:
     parser.add_argument("--loop-sources", type=int, default=1)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    if retain_freed_memory():  # as scripts/synthetic/sweep.py; the same for every method
+        print("glibc: freed memory kept in the process (advtransfer.jobs.retain_freed_memory)")
     if args.case == "c":
         case_c(args)
         return

@@ -14,7 +14,9 @@ from torch import nn
 
 from advtransfer.core import tau, theory
 from advtransfer.core.matrixfree import (
+    LinearizedModel,
     adversarial_transferability_matrix_free,
+    batchnorm_as_affine,
     gradient_difference_matrix_free,
     tau2_matrix_free,
     top_singular_matrix_free,
@@ -430,3 +432,56 @@ def test_thin_directional_matches_affine_map(n_points, d_s, d_t):
     tau2_t, alpha_t = _directional_thin(delta_s, delta_t, sigma)
     assert float(tau2_t) == pytest.approx(float(tau2), abs=1e-10)
     assert float(alpha_t) == pytest.approx(float(alpha), abs=1e-12)
+
+
+def _randomise_batchnorms(model: nn.Module, seed: int) -> nn.Module:
+    gen = torch.Generator().manual_seed(seed)
+    for m in model.modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+            c = m.num_features
+            m.running_mean.copy_(torch.randn(c, generator=gen))
+            m.running_var.copy_(torch.rand(c, generator=gen) * 3 + 0.1)
+            with torch.no_grad():
+                m.weight.copy_(torch.randn(c, generator=gen))
+                m.bias.copy_(torch.randn(c, generator=gen))
+    return model.eval()
+
+
+@pytest.mark.parametrize("kind", ["conv2d", "bn1d_flat", "bn1d_seq"])
+def test_batchnorm_as_affine_gives_the_exact_jacobian_products(kind):
+    torch.manual_seed(3)
+    if kind == "conv2d":
+        model = nn.Sequential(nn.Conv2d(2, 4, 3, padding=1), nn.BatchNorm2d(4), nn.Tanh(),
+                              nn.Flatten(), nn.Linear(4 * 5 * 5, 6))
+        x = torch.randn(3, 2, 5, 5)
+    elif kind == "bn1d_flat":
+        model = nn.Sequential(nn.Linear(7, 5), nn.BatchNorm1d(5), nn.Tanh(), nn.Linear(5, 6))
+        x = torch.randn(3, 7)
+    else:
+        model = nn.Sequential(nn.Conv1d(2, 3, 3, padding=1), nn.BatchNorm1d(3), nn.Tanh(),
+                              nn.Flatten(), nn.Linear(3 * 6, 6))
+        x = torch.randn(3, 2, 6)
+    model = _randomise_batchnorms(model, seed=4)
+    jac = tau.input_jacobians(model, x)  # (3, 6, n), plain batch norms
+    with torch.no_grad():
+        plain = model(x)
+    with batchnorm_as_affine(model) as replaced:
+        assert replaced == 1
+        with torch.no_grad():
+            assert torch.allclose(model(x), plain, atol=1e-12)
+    assert "forward" not in model[1].__dict__  # restored
+    op = LinearizedModel(model, x, block=2)
+    v = torch.randn(3, jac.shape[2], 2)
+    u = torch.randn(3, 6, 2)
+    assert torch.allclose(op.jvp(v), jac @ v, atol=1e-12)
+    assert torch.allclose(op.vjp(u), jac.transpose(1, 2) @ u, atol=1e-12)
+
+
+def test_batchnorm_in_training_mode_or_without_running_stats_is_left_alone():
+    model = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4),
+                          nn.BatchNorm1d(4, track_running_stats=False))
+    model.eval()
+    model[1].train()
+    with batchnorm_as_affine(model) as replaced:
+        assert replaced == 0
+        assert all("forward" not in m.__dict__ for m in model)

@@ -7,6 +7,8 @@ Sends logging, warnings and stderr to the job's log file, limits torch to the jo
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import logging
 import os
 import sys
@@ -14,7 +16,38 @@ from typing import Any
 
 from advtransfer import io
 
-__all__ = ["start_job"]
+__all__ = ["start_job", "retain_freed_memory"]
+
+#: glibc ``mallopt`` parameters (malloc.h).
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+#: Allocations up to this size come from the heap and stay there when freed.
+RETAINED_ALLOCATION_BYTES = 1 << 30
+
+
+def retain_freed_memory() -> bool:
+    """Keep freed tensor memory in the process (glibc) instead of returning it to the OS.
+
+    torch allocates CPU tensors with ``malloc``; glibc serves a block over 32 MB by a fresh
+    ``mmap`` and unmaps it on free, so a loop that makes and drops the same large batched
+    tensors (a sweep: one ``(N, d, n)`` Jacobian per source) pays a page fault per 4 kB
+    page every time, about a quarter of the synthetic sweep's time on the 2-core
+    development machine. Raising the mmap and trim thresholds to
+    :data:`RETAINED_ALLOCATION_BYTES` reuses the pages instead. The results are unchanged;
+    the process's resident memory stays at its peak instead of falling after it.
+
+    Returns:
+        True when the thresholds were set (glibc), False elsewhere (nothing changes).
+    """
+    name = ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(name) if name else None
+        mallopt = getattr(libc, "mallopt", None)
+    except OSError:
+        return False
+    if mallopt is None:
+        return False
+    return bool(mallopt(_M_MMAP_THRESHOLD, RETAINED_ALLOCATION_BYTES)) and bool(
+        mallopt(_M_TRIM_THRESHOLD, RETAINED_ALLOCATION_BYTES))
 
 
 def start_job(smk: Any) -> tuple[Any, logging.Logger]:

@@ -25,8 +25,10 @@ Points that reach the iteration cap are returned with their last iterate and *co
 
 Products: ``mode="func"`` (default) tiles the batch ``block`` times (row ``j B + i`` carries
 vector ``j`` of point ``i``), keeps one ``torch.func.vjp`` closure of that tiled batch for
-``J^T u`` and computes ``J v`` with ``torch.func.jvp`` (forward mode) on the tiled batch:
-one plain batched call per block, no ``vmap``. ``mode="autograd"`` records one forward
+``J^T u`` and computes ``J v`` in forward mode on the tiled batch (dual tensors of
+``torch.autograd.forward_ad``, with eval-mode batch norms run as per-channel affine maps
+with their own JVP, :func:`batchnorm_as_affine`): one plain batched call per block, no
+``vmap``. ``mode="autograd"`` records one forward
 pass and one ``create_graph`` backward ``g(u) = J^T u`` per batch; then ``J^T u`` is a
 backward through the forward graph and ``J v = d<g(u), v>/du`` a backward through the
 backward graph (reverse over reverse, batched with ``is_grads_batched``); it needs twice
@@ -68,13 +70,16 @@ operator, and ``J = 0`` is caught as ``s_1 = 0``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
+from torch.autograd import forward_ad
 
 from advtransfer.core.checks import check_batch_size, check_positive_int, check_positive_number
+from advtransfer.core.linalg import symmetric_eig
 from advtransfer.core.modelutils import eval_mode
 from advtransfer.core.tau import directional_tau2, singular_ratio, transferability_result
 
@@ -85,6 +90,7 @@ __all__ = [
     "LinearizedModel",
     "MatrixFreeSingular",
     "adversarial_transferability_matrix_free",
+    "batchnorm_as_affine",
     "gradient_difference_matrix_free",
     "tau2_matrix_free",
     "top_singular_matrix_free",
@@ -118,6 +124,76 @@ def _output_map(model: nn.Module, output: str) -> Callable[[Tensor], Tensor]:
         return out
 
     return f
+
+
+class _ChannelAffine(torch.autograd.Function):
+    """``y = x * s + c`` per channel (dim 1) for constants ``s``, ``c``, with its own JVP.
+
+    Written as plain ``x * s + c``, forward-mode AD pairs the constants with zero
+    tangents, and torch evaluates that zero-tangent arithmetic through Python reference
+    implementations (more time than the convolutions of a ResNet JVP on CPU); here the
+    tangent is ``x_t * s``, one native product.
+    """
+
+    @staticmethod
+    def forward(x: Tensor, s: Tensor, c: Tensor) -> Tensor:
+        shape = (1, -1) + (1,) * (x.ndim - 2)
+        return torch.addcmul(c.reshape(shape), x, s.reshape(shape))
+
+    @staticmethod
+    def setup_context(ctx, inputs, output) -> None:
+        ctx.shape = (1, -1) + (1,) * (inputs[0].ndim - 2)
+        ctx.scale = inputs[1]
+
+    @staticmethod
+    def jvp(ctx, x_t: Tensor, s_t, c_t) -> Tensor:
+        return x_t * ctx.scale.reshape(ctx.shape)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        return grad * ctx.scale.reshape(ctx.shape), None, None
+
+
+@contextmanager
+def batchnorm_as_affine(model: nn.Module) -> Iterator[int]:
+    """Run ``model``'s eval-mode batch norms as per-channel affine maps, then restore them.
+
+    In eval mode a batch norm is ``y = (x - mean) / sqrt(var + eps) * w + b = x * s + c``
+    per channel, with running statistics. torch's forward-mode (JVP) rule for
+    ``batch_norm`` runs through a Python decomposition that took about 40 % of the whole
+    matrix-free computation on a CIFAR ResNet-18 on CPU; ``x * s + c`` has native JVP rules.
+    The two forms agree to rounding. A batch norm in training mode or without running
+    statistics (which uses the batch's own statistics) is left as it is.
+
+    Yields:
+        The number of batch norms replaced.
+    """
+    patched: list[tuple[nn.Module, object]] = []
+    for module in model.modules():
+        if (not isinstance(module, nn.modules.batchnorm._BatchNorm) or module.training
+                or module.running_mean is None or module.running_var is None):
+            continue
+        with torch.no_grad():
+            scale = (module.running_var + module.eps).rsqrt()
+            if module.weight is not None:
+                scale = scale * module.weight
+            shift = -module.running_mean * scale
+            if module.bias is not None:
+                shift = shift + module.bias
+
+        def forward(x: Tensor, s: Tensor = scale, c: Tensor = shift) -> Tensor:
+            return _ChannelAffine.apply(x, s, c)
+
+        patched.append((module, module.__dict__.get("forward")))
+        module.forward = forward
+    try:
+        yield len(patched)
+    finally:
+        for module, previous in patched:
+            if previous is None:
+                del module.forward
+            else:
+                module.forward = previous
 
 
 class LinearizedModel:
@@ -162,6 +238,7 @@ class LinearizedModel:
                 # the batch tiled ``block`` times: row ``j * B + i`` carries vector ``j`` of
                 # point ``i``, so a block of products is one plain batched call (no vmap)
                 self._block = block
+                self._model = model
                 tiled = self._xb.detach().repeat(block, *([1] * (x.ndim - 1)))
                 out, self._vjp_fn = torch.func.vjp(self._f, tiled)
                 self.d = out.shape[1]
@@ -203,7 +280,13 @@ class LinearizedModel:
         else:
             xb = self._xb.detach()
             tiled = xb.repeat(b, *([1] * (xb.ndim - 1)))
-            _, res = torch.func.jvp(self._f, (tiled,), (tangents.reshape(tiled.shape),))
+            # forward mode with dual tensors (less per-op overhead than torch.func.jvp) and
+            # the batch norms as affine maps with their own JVP (batchnorm_as_affine)
+            with batchnorm_as_affine(self._model), forward_ad.dual_level():
+                out = self._f(forward_ad.make_dual(tiled, tangents.reshape(tiled.shape)))
+                res = forward_ad.unpack_dual(out).tangent
+            if res is None:  # the output does not depend on the input
+                res = torch.zeros_like(out)
         return res.detach().reshape(b, self.batch, self.d).permute(1, 2, 0)
 
     def vjp(self, u: Tensor) -> Tensor:
@@ -339,7 +422,7 @@ def _krylov_top(
         aq = av if aq is None else torch.cat([aq, av], 2)
         bq = bv if bq is None else torch.cat([bq, bv], 2)
         h = q.transpose(1, 2) @ aq
-        theta, y = torch.linalg.eigh((h + h.transpose(1, 2)) / 2)
+        theta, y = symmetric_eig((h + h.transpose(1, 2)) / 2)
         theta, y = theta.flip(1).clamp_min(0.0), y.flip(2)  # descending
         # rotate the basis onto the Ritz vectors: H becomes diag(theta)
         q, aq, bq = q @ y, aq @ y, bq @ y
@@ -468,8 +551,8 @@ def top_singular_matrix_free(
         batch_size: points per batch (memory ``~ batch_size`` forward + backward graphs).
         seed: seed of the random start vectors.
         output: ``logits``, ``centered_logits`` or ``log_softmax`` (as ``tau.output_jacobians``).
-        mode: ``func`` (``torch.func.jvp``/``vjp``, default) or ``autograd`` (reverse over
-            reverse).
+        mode: ``func`` (forward-mode duals for ``J v``, ``torch.func.vjp`` for ``J^T u``;
+            default) or ``autograd`` (reverse over reverse).
 
     Returns:
         :class:`MatrixFreeSingular` (float64) with ``v (N, n, k)``, ``jv (N, d, k)``,

@@ -22,6 +22,7 @@ import torch
 from torch import Tensor, nn
 
 from advtransfer.core.checks import check_batch_size, check_finite
+from advtransfer.core.linalg import symmetric_eig
 from advtransfer.core.modelutils import eval_mode
 
 __all__ = [
@@ -128,10 +129,10 @@ def singular_ratio(sigma1: Tensor, sigma2: Tensor) -> Tensor:
 def top_singular(jac: Tensor, chunk: int | None = None) -> TopSingular:
     """Top right-singular vector and the two largest singular values per point.
 
-    Uses the ``d x d`` Gram matrix ``J J^T = U S^2 U^T`` (``torch.linalg.eigh``) instead
-    of a full SVD of the ``d x n`` Jacobian: ``sigma_i = sqrt(eig_i)`` and
-    ``v_1 = J^T u_1 / sigma_1``. This is exact when ``d <= n`` and much cheaper when
-    ``d << n``.
+    Uses the ``d x d`` Gram matrix ``J J^T = U S^2 U^T``
+    (:func:`advtransfer.core.linalg.symmetric_eig`) instead of a full SVD of the ``d x n``
+    Jacobian: ``sigma_i = sqrt(eig_i)`` and ``v_1 = J^T u_1 / sigma_1``. This is exact
+    when ``d <= n`` and much cheaper when ``d << n``.
 
     Precision: squaring the singular values squares the condition number, so a Gram
     matrix formed and diagonalised in float32 resolves ``sigma2 / sigma1`` only down to
@@ -162,7 +163,7 @@ def top_singular(jac: Tensor, chunk: int | None = None) -> TopSingular:
     for start in range(0, jac.shape[0], chunk):
         block = jac[start : start + chunk].to(torch.float64)
         gram = block @ block.transpose(1, 2)
-        evals, evecs = torch.linalg.eigh(gram)  # ascending
+        evals, evecs = symmetric_eig(gram)  # ascending
         evals = evals.clamp_min(0.0)
         sigma1 = evals[:, -1].sqrt()
         s1.append(sigma1)
@@ -277,7 +278,8 @@ def affine_map(delta_source: Tensor, delta_target: Tensor) -> tuple[Tensor, Tens
     return a, a_star, r
 
 
-def adversarial_transferability(jac_source: Tensor, jac_target: Tensor) -> dict[str, Tensor]:
+def adversarial_transferability(jac_source: Tensor, jac_target: Tensor, *,
+                                target_top: TopSingular | None = None) -> dict[str, Tensor]:
     """tau1, tau2, alpha and singular value ratios between a source and a target model.
 
     Definitions (Liang et al. Def. 2-4 and §3.3; docs/method.md §3), with ``v_S``, ``v_T`` the
@@ -294,6 +296,8 @@ def adversarial_transferability(jac_source: Tensor, jac_target: Tensor) -> dict[
     Args:
         jac_source: ``J_S``, shape ``(N, d_S, n)``.
         jac_target: ``J_T``, shape ``(N, d_T, n)``, same ``N`` and ``n``.
+        target_top: ``top_singular(jac_target)`` when the caller already has it (one target
+            against many sources); computed here otherwise.
 
     Returns:
         Mapping with scalars ``tau1``, ``tau2``, ``alpha``, ``lambda_source``,
@@ -318,7 +322,14 @@ def adversarial_transferability(jac_source: Tensor, jac_target: Tensor) -> dict[
     check_finite(jac_source, "jac_source")
     check_finite(jac_target, "jac_target")
     src = top_singular(jac_source)
-    tgt = top_singular(jac_target)
+    tgt = top_singular(jac_target) if target_top is None else target_top
+    if tgt.v.shape != (jac_target.shape[0], jac_target.shape[2]) or (
+            tgt.u.shape != jac_target.shape[:2]):
+        raise ValueError(
+            f"target_top does not belong to jac_target {tuple(jac_target.shape)}: its v has "
+            f"shape {tuple(tgt.v.shape)} and u {tuple(tgt.u.shape)}; pass "
+            "top_singular(jac_target)"
+        )
     delta_s = (jac_source @ src.v.unsqueeze(-1)).squeeze(-1)
     delta_t = (jac_target @ src.v.unsqueeze(-1)).squeeze(-1)
     return transferability_result(src.v, tgt.v, delta_s, delta_t, (src.sigma1, src.sigma2),

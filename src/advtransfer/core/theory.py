@@ -14,6 +14,9 @@ from collections.abc import Mapping, Sequence
 import torch
 from torch import Tensor
 
+from advtransfer.core.checks import check_batch_size
+from advtransfer.core.linalg import symmetric_eig
+
 __all__ = [
     "MAX_SIGMOID_SECOND_DERIVATIVE",
     "gradient_difference",
@@ -30,7 +33,7 @@ MAX_SIGMOID_SECOND_DERIVATIVE = 1.0 / (6.0 * math.sqrt(3.0))
 
 
 def gradient_difference(
-    jac_source: Tensor, jac_target: Tensor, a: Tensor, chunk: int = 64
+    jac_source: Tensor, jac_target: Tensor, a: Tensor, chunk: int | None = None
 ) -> Tensor:
     """True gradient difference ``G = E ||J_T(x) - A J_S(x)||_2^2`` (spectral norm per point).
 
@@ -44,19 +47,25 @@ def gradient_difference(
         jac_source: ``(N, d_S, n)``.
         jac_target: ``(N, d_T, n)``.
         a: ``(d_T, d_S)``, usually ``res["A"]``.
-        chunk: points per float64 block.
+        chunk: points per float64 block; by default ``max(64, 2^22 / (d_T n))`` (a float64
+            difference of at most 32 MB, or 64 points): one batched ``eigvalsh`` where the
+            Jacobians are small instead of a loop of small ones.
 
     Returns:
         0-dim tensor, dtype of ``jac_target``.
     """
+    if chunk is None:
+        chunk = max(64, 2**22 // max(jac_target.shape[1] * jac_target.shape[2], 1))
+    check_batch_size(chunk)
     a64 = a.to(torch.float64)
     total = torch.zeros((), dtype=torch.float64, device=jac_target.device)
     for start in range(0, jac_target.shape[0], chunk):
-        diff = (jac_target[start : start + chunk].to(torch.float64)
-                - a64.unsqueeze(0) @ jac_source[start : start + chunk].to(torch.float64))
+        block_s = jac_source[start : start + chunk].to(torch.float64)
+        diff = torch.baddbmm(jac_target[start : start + chunk].to(torch.float64),
+                             a64.expand(block_s.shape[0], *a64.shape), block_s, alpha=-1.0)
         gram = diff @ diff.transpose(1, 2) if diff.shape[1] <= diff.shape[2] else (
             diff.transpose(1, 2) @ diff)
-        total = total + torch.linalg.eigvalsh(gram)[:, -1].clamp_min(0.0).sum()
+        total = total + symmetric_eig(gram, eigenvectors=False)[:, -1].clamp_min(0.0).sum()
     return (total / max(jac_target.shape[0], 1)).to(jac_target.dtype)
 
 

@@ -24,6 +24,7 @@ import torch
 from torch import Tensor, nn
 
 from advtransfer.core import tau, theory
+from advtransfer.core.checks import check_finite
 
 __all__ = [
     "RBFData",
@@ -34,6 +35,8 @@ __all__ = [
     "perturbed",
     "refit_last_layer_loss",
     "refit_affine_output_loss",
+    "TargetTerms",
+    "target_terms",
     "sweep_point",
 ]
 
@@ -103,6 +106,18 @@ class SigmoidMLP(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return self.fc2(self.hidden(x))
+
+    def input_jacobian(self, x: Tensor) -> Tensor:
+        """Input Jacobians in closed form, ``J(x) = W2 diag(h (1 - h)) W1`` with ``h`` the
+        hidden activations: ``(N, output_dim, input_dim)``, one batched product instead
+        of ``output_dim`` backward passes; equal to :func:`advtransfer.core.tau.input_jacobians`
+        up to rounding.
+        """
+        with torch.no_grad():
+            h = self.hidden(x)
+            return check_finite(
+                (self.fc2.weight * (h * (1 - h)).unsqueeze(1)) @ self.fc1.weight,
+                "SigmoidMLP.input_jacobian(x)")
 
     @property
     def beta(self) -> float:
@@ -198,8 +213,44 @@ def _ratio(bound: float, true: float, scale: float) -> float:
     return bound / true if true > RATIO_ZERO_TOL * scale else math.nan
 
 
+@dataclass(frozen=True)
+class TargetTerms:
+    """What :func:`sweep_point` needs of the target on ``x``, the same for every source.
+
+    Attributes:
+        jac: input Jacobians ``J_T``, ``(N, d_T, n)``.
+        top: ``top_singular(jac)`` (``v_T``, ``sigma_1``, ``sigma_2`` per point).
+        outputs: ``f_T(x)``, ``(N, d_T)``.
+        at_zero: ``f_T(0)``, ``(1, d_T)``.
+    """
+
+    jac: Tensor
+    top: tau.TopSingular
+    outputs: Tensor
+    at_zero: Tensor
+
+
+def target_terms(target: SigmoidMLP, x: Tensor) -> TargetTerms:
+    """The target's Jacobians, singular structure and outputs on ``x``, computed once.
+
+    A sweep measures many sources against one target on the same inputs; passing the
+    result to every :func:`sweep_point` call avoids recomputing the target side.
+    """
+    jac = target.input_jacobian(x)
+    with torch.no_grad():
+        outputs = target(x)
+        at_zero = target(torch.zeros(1, x.shape[1], dtype=x.dtype))
+    return TargetTerms(jac=jac, top=tau.top_singular(jac), outputs=outputs, at_zero=at_zero)
+
+
+#: Points of ``x`` on which :func:`sweep_point` checks that given ``TargetTerms`` are the
+#: target's (its outputs are recomputed there).
+TERMS_CHECK_POINTS = 8
+
+
 def sweep_point(
-    source: SigmoidMLP, target: SigmoidMLP, x: Tensor, y: Tensor, input_scale: float
+    source: SigmoidMLP, target: SigmoidMLP, x: Tensor, y: Tensor, input_scale: float, *,
+    terms: TargetTerms | None = None,
 ) -> dict[str, float]:
     """Every Figure-2 quantity for one (source, target) pair on inputs ``x``.
 
@@ -217,19 +268,26 @@ def sweep_point(
     are: ``thm2_ratio = thm2_bound / grad_diff`` and
     ``thm3_ratio = thm3_bound / g_transferred_loss`` (NaN when the true quantity is
     numerically zero, see :data:`RATIO_ZERO_TOL`).
+
+    ``terms``: :func:`target_terms` of ``target`` on ``x``, when a sweep has computed them
+    once for all its sources (checked against the target's outputs on the first
+    :data:`TERMS_CHECK_POINTS` points); computed here otherwise.
     """
-    jac_s = tau.input_jacobians(source, x, batch_size=x.shape[0])
-    jac_t = tau.input_jacobians(target, x, batch_size=x.shape[0])
-    res = tau.adversarial_transferability(jac_s, jac_t)
-    grad_diff = theory.gradient_difference(jac_s, jac_t, res["A"])
+    if terms is None:
+        terms = target_terms(target, x)
+    else:
+        _check_terms(terms, target, x)
+    jac_s = source.input_jacobian(x)
+    res = tau.adversarial_transferability(jac_s, terms.jac, target_top=terms.top)
+    grad_diff = theory.gradient_difference(jac_s, terms.jac, res["A"])
     thm2 = theory.theorem2_bound(res)
     thm2_wc = theory.theorem2_bound_worst_case(res)
     with torch.no_grad():
         zero = torch.zeros(1, x.shape[1], dtype=x.dtype)
-        f_s, f_t = source(x), target(x)
-        g_of_fs = (f_s - source(zero)) @ res["A"].T + target(zero)
+        f_s = source(x)
+        g_of_fs = (f_s - source(zero)) @ res["A"].T + terms.at_zero
         g_loss = float((g_of_fs - y).pow(2).sum(1).mean())
-        target_resid = f_t - y
+        target_resid = terms.outputs - y
     c2 = input_scale**2
     beta = max(source.beta, target.beta) * c2
     thm3 = theory.theorem3_bound(target_resid, grad_diff * c2, res, beta)
@@ -259,6 +317,18 @@ def sweep_point(
         "beta": beta,
         "input_scale": input_scale,
     }
+
+
+def _check_terms(terms: TargetTerms, target: SigmoidMLP, x: Tensor) -> None:
+    head = x[:TERMS_CHECK_POINTS]
+    with torch.no_grad():
+        outputs = target(head)
+    if (terms.jac.shape[0] != x.shape[0] or terms.outputs.shape != (x.shape[0], outputs.shape[1])
+            or not torch.allclose(terms.outputs[: head.shape[0]], outputs, rtol=1e-10, atol=0)):
+        raise ValueError(
+            "terms are not target_terms(target, x) for this target and these inputs (their "
+            "shape or outputs differ); compute them with target_terms(target, x)"
+        )
 
 
 def input_scale_for(x: Tensor) -> float:
