@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -26,6 +27,20 @@ def run_snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.C
     return proc
 
 
+def copy_run(src: Path, dst: Path) -> Path:
+    """Copy a finished run: config, results, logs, benchmarks and Snakemake's metadata.
+
+    File times are kept (``copy2``), so Snakemake sees the copy as up to date: a test can
+    change one thing in it and watch what re-runs, without computing the run again.
+    """
+    dst.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(src / "config.yaml", dst / "config.yaml")
+    for part in ("results", "logs", "benchmarks", ".snakemake/metadata"):
+        if (src / part).is_dir():
+            shutil.copytree(src / part, dst / part)
+    return dst
+
+
 def write_config(workdir: Path, config: dict) -> Path:
     workdir.mkdir(parents=True, exist_ok=True)
     path = workdir / "config.yaml"
@@ -44,7 +59,9 @@ TINY_SYNTHETIC = {
 
 @pytest.fixture
 def tiny_synthetic_config() -> dict:
-    return {"scenarios": ["synthetic"], "synthetic": yaml.safe_load(yaml.safe_dump(TINY_SYNTHETIC))}
+    # keys in the order of tiny_config(): Snakemake compares params as written, order included
+    return {"scenarios": ["synthetic"],
+            "synthetic": yaml.safe_load(yaml.safe_dump(TINY_SYNTHETIC, sort_keys=False))}
 
 
 TINY_DISTRIBUTIONS = {

@@ -7,13 +7,11 @@ net with a `features` method, one used through its output, and digits_cnn safete
 
 from __future__ import annotations
 
-import shutil
-
 import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from conftest import run_snakemake, write_config
+from conftest import copy_run, run_snakemake, write_config
 from PIL import Image
 from test_leaderboard_workflow import check_board
 from test_model_zoo import write_digits_cnn, write_resnet18, write_torchscript
@@ -143,21 +141,12 @@ def test_example_config_is_valid():
     assert [m["format"] for m in cfg["byo"]["models"]] == ["advtransfer", "safetensors", "export"]
 
 
-def _copy_run(src, dst) -> None:
-    """The results and Snakemake metadata of a finished run (times kept: nothing reruns)."""
-    dst.mkdir(parents=True)
-    shutil.copy2(src / "config.yaml", dst / "config.yaml")
-    shutil.copytree(src / "results", dst / "results")
-    if (src / ".snakemake/metadata").is_dir():
-        shutil.copytree(src / ".snakemake/metadata", dst / ".snakemake/metadata")
-
-
 def test_example_runs_as_shipped_after_the_default_run(tiny_run, tmp_path):
     """configs/byo_example.yaml, unchanged, on what the (tiny) default run leaves."""
     from conftest import REPO
 
     workdir = tmp_path / "run"
-    _copy_run(tiny_run, workdir)
+    copy_run(tiny_run, workdir)
     proc = run_snakemake(workdir, "--configfile", str(REPO / "configs/byo_example.yaml"))
     assert "rule train_classifier:" not in proc.stdout + proc.stderr  # the default run's kept
     base = workdir / "results/byo_example/byo"  # the example's run name

@@ -7,7 +7,9 @@ expects. The test checks that every job Snakemake did not run locally ran as a S
 sbatch request carried the rule's memory, runtime and GPU count, that GPU-tagged jobs ran
 in the GPU partition with CUDA_VISIBLE_DEVICES set by SLURM (recorded by the cluster's
 TaskProlog) and CPU jobs without, and that the tables equal those of a local run (the
-shared reference run, which runs beside the SLURM run to use the CPU it leaves idle).
+shared reference run, which runs beside the SLURM run to use the CPU it leaves idle). The
+SLURM run repeats two of the tiny run's scenarios (SLURM_SCENARIOS), whose rules cover
+every kind of job: CPU and GPU-tagged, per-source and summary, scenario and leaderboard.
 
 Runs where root can install the Debian SLURM packages; skipped otherwise.
 """
@@ -145,11 +147,26 @@ def job_environment(state: Path, slurm_jobid: str) -> dict[str, dict[str, str]]:
     return steps
 
 
+#: Scenarios of the tiny default run that the SLURM run repeats: the synthetic one (CPU
+#: jobs only) and the distributions one (GPU-tagged training and attacks, CPU probes and
+#: summaries, its leaderboard); each job of the others is of a rule these already send.
+SLURM_SCENARIOS = ("synthetic", "distributions")
+
+
+def slurm_config() -> dict:
+    """``tiny_config()`` restricted to :data:`SLURM_SCENARIOS` (same settings otherwise)."""
+    cfg = tiny_config()
+    cfg["scenarios"] = list(SLURM_SCENARIOS)
+    cfg["leaderboard"]["scenarios"] = [s for s in cfg["leaderboard"]["scenarios"]
+                                       if s in SLURM_SCENARIOS]
+    return cfg
+
+
 def test_tiny_workflow_on_slurm(slurm_jobs, tmp_path, tmp_path_factory, monkeypatch):
     slurm = slurm_jobs
     # sbatch --export=ALL would hand a GPU setting of this shell to every job
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
-    write_config(tmp_path, tiny_config())
+    write_config(tmp_path, slurm_config())
     command = snakemake_command(
         tmp_path,
         "--workflow-profile", str(PROFILE),
@@ -216,7 +233,10 @@ def test_tiny_workflow_on_slurm(slurm_jobs, tmp_path, tmp_path_factory, monkeypa
             assert "gpu" not in info.get("TresPerJob", ""), (name, info)
             assert "CUDA_VISIBLE_DEVICES" not in step, (name, step)
 
-    assert_same_tables(tmp_path, reference)
+    assert_same_tables(tmp_path, reference, subset=True)
+    written = {p.relative_to(tmp_path / "results").parts[1]
+               for p in (tmp_path / "results").rglob("*.tsv")}
+    assert written == set(SLURM_SCENARIOS), written
     print(
         f"SLURM run (beside the local reference run): {wall:.0f} s wall, {len(remote)} SLURM jobs "
         f"({len(gpu_jobs)} with a GPU), {len(jobs) - len(remote)} local"

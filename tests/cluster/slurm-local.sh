@@ -50,20 +50,30 @@ job_ids() {  # this cluster's jobs: queued or recent (MinJobAge), seen by TaskPr
 }
 
 job_pids() {  # job_pids ID...: slurmstepd of those jobs and the processes that run them
-  local p pid cmd id
+  # bash builtins only (mapfile), no process per /proc entry: a scan of a few hundred
+  # processes against a hundred job ids stays well under a second
+  local p pid cmd entry jid id
+  local -A wanted=()
+  for id in "$@"; do wanted[$id]=1; done
   for p in /proc/[0-9]*; do
     pid=${p#/proc/}
     [ "$pid" = "$$" ] && continue
-    cmd=$(tr '\0' ' ' 2>/dev/null < "$p/cmdline") || continue
-    for id in "$@"; do
-      # slurmstepd names itself "slurmstepd: [<job>.<step>]"; SLURM sets SLURM_JOB_ID in
-      # the environment of every batch script and task (python scripts of the rules included)
-      if [[ "$cmd" == "slurmstepd: [$id."* ]] \
-        || { tr '\0' '\n' 2>/dev/null < "$p/environ" | grep -qx "SLURM_JOB_ID=$id"; }; then
-        echo "$pid"
-        break
-      fi
+    local -a argv=() envs=()
+    mapfile -d '' -t argv 2>/dev/null < "$p/cmdline" || continue
+    cmd="${argv[*]}"
+    # slurmstepd names itself "slurmstepd: [<job>.<step>]"
+    if [[ "$cmd" =~ ^slurmstepd:\ \[([0-9]+)\. ]] && [ -n "${wanted[${BASH_REMATCH[1]}]:-}" ]; then
+      echo "$pid"
+      continue
+    fi
+    # SLURM sets SLURM_JOB_ID in the environment of every batch script and task (python
+    # scripts of the rules included)
+    mapfile -d '' -t envs 2>/dev/null < "$p/environ" || continue
+    jid=""
+    for entry in "${envs[@]}"; do
+      if [[ "$entry" == SLURM_JOB_ID=* ]]; then jid=${entry#SLURM_JOB_ID=}; break; fi
     done
+    if [ -n "$jid" ] && [ -n "${wanted[$jid]:-}" ]; then echo "$pid"; fi
   done
   return 0
 }
