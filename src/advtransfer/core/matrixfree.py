@@ -484,6 +484,16 @@ def _finish(out_v: Tensor, out_bv: Tensor, out_theta: Tensor, out_res: Tensor, i
                               converged=converged, degenerate=degenerate, iterations=iters)
 
 
+def _solver_setup(x: Tensor, k: int, block: int | None, tol: float, gap_tol: float,
+                  max_iters: int, max_basis: int, batch_size: int,
+                  seed: int) -> tuple[int, torch.Generator]:
+    """Check the inputs and solver arguments; the block size and the seeded generator."""
+    if x.ndim < 2:
+        raise ValueError(f"x must have a batch dimension, got shape {tuple(x.shape)}")
+    block = _check_solver_args(k, block, tol, gap_tol, max_iters, max_basis, batch_size)
+    return block, torch.Generator().manual_seed(seed)
+
+
 def _check_solver_args(k: int, block: int | None, tol: float, gap_tol: float, max_iters: int,
                        max_basis: int, batch_size: int) -> int:
     check_positive_int(k, "k")
@@ -558,10 +568,7 @@ def top_singular_matrix_free(
         :class:`MatrixFreeSingular` (float64) with ``v (N, n, k)``, ``jv (N, d, k)``,
         ``sigma (N, k)``, ``residual (N, k)``, ``converged``/``degenerate``/``iterations (N,)``.
     """
-    block = _check_solver_args(k, block, tol, gap_tol, max_iters, max_basis, batch_size)
-    if x.ndim < 2:
-        raise ValueError(f"x must have a batch dimension, got shape {tuple(x.shape)}")
-    gen = torch.Generator().manual_seed(seed)
+    block, gen = _solver_setup(x, k, block, tol, gap_tol, max_iters, max_basis, batch_size, seed)
     parts = []
     with eval_mode(model):
         for start in range(0, x.shape[0], batch_size):
@@ -690,10 +697,7 @@ def adversarial_transferability_matrix_free(
         ``iterations_target`` (``(N,)``) and, when requested, ``grad_diff`` (0-dim) and
         ``n_not_converged_grad_diff``.
     """
-    block = _check_solver_args(k, block, tol, gap_tol, max_iters, max_basis, batch_size)
-    if x.ndim < 2:
-        raise ValueError(f"x must have a batch dimension, got shape {tuple(x.shape)}")
-    gen = torch.Generator().manual_seed(seed)
+    block, gen = _solver_setup(x, k, block, tol, gap_tol, max_iters, max_basis, batch_size, seed)
     solver = {"k": k, "block": block, "tol": tol, "gap_tol": gap_tol, "max_iters": max_iters,
               "max_basis": max_basis, "gen": gen, "device": x.device}
     src, tgt, delta_t = _both_models(source, target, x, batch_size, output, mode, solver)
@@ -756,10 +760,7 @@ def tau2_matrix_free(
         ``(tau2, n_not_converged)``: a 0-dim tensor (float64 for float64 ``x``, else
         float32) and the number of points where the source's solve did not converge.
     """
-    block = _check_solver_args(k, block, tol, gap_tol, max_iters, max_basis, batch_size)
-    if x.ndim < 2:
-        raise ValueError(f"x must have a batch dimension, got shape {tuple(x.shape)}")
-    gen = torch.Generator().manual_seed(seed)
+    block, gen = _solver_setup(x, k, block, tol, gap_tol, max_iters, max_basis, batch_size, seed)
     ds_parts, dt_parts, n_bad = [], [], 0
     with eval_mode(source), eval_mode(target):
         for start in range(0, x.shape[0], batch_size):
