@@ -39,7 +39,7 @@ matrix-free time, both within one run.
 Usage:
     python benchmarks/bench_scale.py [--quick] [--threads 2] [--mf-batch 8] [--cases ...]
 
-``--quick`` (encdec16 at N = 4 and resnet18w16_d1000 at N = 8; about a minute on 2 idle
+``--quick`` (encdec16 at N = 4 and resnet18w16_d1000 at N = 16; about a minute on 2 idle
 cores, at most 3 minutes) ends with exactly one line
 ``quick: speedup S memory_ratio M max_abs_diff D`` for its largest case (the narrow
 ResNet-18, d = 1000): ``S`` = exact time / matrix-free time, ``M`` = matrix-free work /
